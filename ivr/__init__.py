@@ -1,0 +1,1 @@
+"""Warmline IVR: call flows, telephony adapters, routing and the web app."""

@@ -1,0 +1,187 @@
+"""The deployment file (``warmline.yaml``): tracking numbers, campaigns, publishers, pools, flows.
+
+It is read with the same safe YAML loader as flows and reports problems the same way, so a
+typo in a phone number or a campaign name is found by ``warmline validate`` or at start-up, never
+during a call. Loading it also loads and cross-checks every flow it names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ivr.answers import get_parser
+from ivr.flows.loader import load_flows
+from ivr.flows.schema import Flow, TransferStep
+from ivr.flows.yaml_source import Location, Source, read_yaml_file
+from ivr.problems import InvalidConfig, Problem
+from ivr.schema_errors import Describe, problems_from_validation
+
+E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{7,14}$")]
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Publisher(_Strict):
+    """A traffic source that is paid per qualified call it sends."""
+
+    id: Name
+    name: str
+
+
+class Campaign(_Strict):
+    """What is being bought: a flow, and the loan types and states the buyers serve."""
+
+    id: Name
+    name: str
+    flow: Name
+    loan_types: Annotated[list[str], Field(min_length=1)]
+    states: Annotated[list[str], Field(min_length=1)]
+    fallback_number: E164 | None = Field(
+        default=None, description="Where callers go when the system itself is in trouble."
+    )
+
+
+class Pool(_Strict):
+    """Officers who take transfers; until routing is configured, one fallback number."""
+
+    id: Name
+    fallback_number: E164
+
+
+class TrackingNumber(_Strict):
+    """An inbound number: calls to it belong to one campaign and one publisher."""
+
+    number: E164
+    campaign: Name
+    publisher: Name
+    payout: Money = Decimal("0")
+
+
+class Deployment(_Strict):
+    flows: str = "flows"
+    publishers: Annotated[list[Publisher], Field(min_length=1)]
+    campaigns: Annotated[list[Campaign], Field(min_length=1)]
+    pools: list[Pool] = Field(default_factory=list)
+    numbers: Annotated[list[TrackingNumber], Field(min_length=1)]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A validated deployment with its flows, indexed for the call path."""
+
+    path: str
+    deployment: Deployment
+    flows: dict[str, Flow]
+
+    def number(self, dialled: str) -> TrackingNumber | None:
+        return next((n for n in self.deployment.numbers if n.number == dialled), None)
+
+    def campaign(self, campaign_id: str) -> Campaign:
+        return next(c for c in self.deployment.campaigns if c.id == campaign_id)
+
+    def pool(self, pool_id: str) -> Pool:
+        return next(p for p in self.deployment.pools if p.id == pool_id)
+
+
+def load_setup(path: str | Path) -> Setup:
+    """Load the deployment file and its flows; raises :class:`InvalidConfig` with all problems."""
+    source = read_yaml_file(str(path))
+    try:
+        deployment = Deployment.model_validate(source.data)
+    except ValidationError as error:
+        raise InvalidConfig(problems_from_validation(error, source, _describe(source))) from None
+    problems = _cross_check(deployment, source)
+    flows_dir = Path(path).parent / deployment.flows
+    flows: dict[str, Flow] = {}
+    try:
+        flows = load_flows([flows_dir], known_pools=[p.id for p in deployment.pools])
+    except InvalidConfig as error:
+        problems.extend(error.problems)
+    else:
+        for index, campaign in enumerate(deployment.campaigns):
+            if campaign.flow not in flows:
+                problems.append(
+                    _unknown(source, ("campaigns", index, "flow"), "flow", campaign.flow, flows)
+                )
+    if problems:
+        raise InvalidConfig(problems)
+    return Setup(str(path), deployment, flows)
+
+
+def transfer_pools(flow: Flow) -> set[str]:
+    return {s.pool for s in flow.steps if isinstance(s, TransferStep)}
+
+
+def _cross_check(deployment: Deployment, source: Source) -> list[Problem]:
+    problems: list[Problem] = []
+    problems += _duplicates(source, "publishers", [p.id for p in deployment.publishers], "id")
+    problems += _duplicates(source, "campaigns", [c.id for c in deployment.campaigns], "id")
+    problems += _duplicates(source, "pools", [p.id for p in deployment.pools], "id")
+    problems += _duplicates(source, "numbers", [n.number for n in deployment.numbers], "number")
+    loan_types = get_parser("loan_type").values or frozenset()
+    states = get_parser("us_state").values or frozenset()
+    for index, campaign in enumerate(deployment.campaigns):
+        for position, loan_type in enumerate(campaign.loan_types):
+            if loan_type not in loan_types:
+                location = ("campaigns", index, "loan_types", position)
+                problems.append(
+                    _unknown(source, location, "loan type", loan_type, sorted(loan_types))
+                )
+        for position, state in enumerate(campaign.states):
+            if state not in states:
+                location = ("campaigns", index, "states", position)
+                problems.append(_unknown(source, location, "state", state, sorted(states)))
+    campaigns = [c.id for c in deployment.campaigns]
+    publishers = [p.id for p in deployment.publishers]
+    for index, number in enumerate(deployment.numbers):
+        if number.campaign not in campaigns:
+            location = ("numbers", index, "campaign")
+            problems.append(_unknown(source, location, "campaign", number.campaign, campaigns))
+        if number.publisher not in publishers:
+            location = ("numbers", index, "publisher")
+            problems.append(_unknown(source, location, "publisher", number.publisher, publishers))
+    return problems
+
+
+def _duplicates(source: Source, section: str, keys: Sequence[str], field: str) -> list[Problem]:
+    seen: dict[str, int] = {}
+    problems = []
+    for index, key in enumerate(keys):
+        if key in seen:
+            first = source.line((section, seen[key]))
+            message = f"{section}[{index}]: duplicate {field} '{key}' (first on line {first})"
+            problems.append(source.problem((section, index, field), message))
+        else:
+            seen[key] = index
+    return problems
+
+
+def _unknown(
+    source: Source, location: Location, what: str, name: str, known: Iterable[str]
+) -> Problem:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    where = f"{location[0]}[{location[1]}]: " if len(location) > 1 else ""
+    return source.problem(location, f"{where}unknown {what} '{name}'{hint}")
+
+
+def _describe(source: Source) -> Describe:
+    def describe(location: Location) -> tuple[str, Location]:
+        if len(location) >= 2 and isinstance(location[1], int):
+            return f"{location[0]}[{location[1]}]: ", location[2:]
+        return "", location
+
+    return describe
+
+

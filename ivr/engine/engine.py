@@ -1,0 +1,297 @@
+"""The flow engine: ``step(flow, state, event) -> (state, actions)``, pure and deterministic.
+
+One call to :func:`step` is one turn: it applies the event to the step the call is waiting on,
+then runs non-waiting steps (say, play, set, branch, goto) until it reaches a step that waits for
+the caller (ask, record, voicemail, transfer) or ends the call. No I/O, no clock: the event
+carries the time, and the returned actions are rendered by an adapter (TwiML, the terminal).
+"""
+
+from __future__ import annotations
+
+from ivr.answers import get_parser
+from ivr.engine.actions import Action, Gather, Hangup, Play, Record, Say, Transfer
+from ivr.engine.events import (
+    CallerHungUp,
+    CallStarted,
+    DigitsEntered,
+    Event,
+    NoInput,
+    RecordingFinished,
+    SpeechHeard,
+    TransferEnded,
+)
+from ivr.engine.state import Answer, Caller, CallState, HistoryEntry
+from ivr.flows.conditions import evaluate
+from ivr.flows.schema import (
+    AskStep,
+    BranchStep,
+    Flow,
+    GotoStep,
+    HangupStep,
+    PlayStep,
+    RecordStep,
+    SayStep,
+    SetStep,
+    Step,
+    TransferStep,
+    VoicemailStep,
+    next_of,
+)
+
+MAX_STEPS_PER_TURN = 500
+VOICEMAIL_SLOT = "voicemail"
+
+
+class FlowRuntimeError(Exception):
+    """The flow cannot go on (a loop without input); validation normally prevents it."""
+
+
+class UnexpectedEvent(Exception):
+    """The event does not fit the step the call is waiting on (a stale or duplicate webhook)."""
+
+
+def new_call(flow: Flow, call_sid: str, started: CallStarted) -> CallState:
+    """The state of a call that has just arrived, before its first turn."""
+    context = started.context
+    return CallState(
+        call_sid=call_sid,
+        flow=flow.flow,
+        flow_version=flow.version,
+        caller=Caller(
+            number=context.caller,
+            called=context.called,
+            campaign=context.campaign,
+            publisher=context.publisher,
+            state=context.caller_state,
+            campaign_lists={k: list(v) for k, v in context.campaign_lists.items()},
+        ),
+        started_at=started.at,
+    )
+
+
+def step(flow: Flow, state: CallState, event: Event) -> tuple[CallState, list[Action]]:
+    """Apply ``event`` to ``state``; returns the new state and what the caller must hear next."""
+    turn = _Turn(flow, state.model_copy(deep=True), event.at)
+    turn.apply(event)
+    return turn.state, turn.actions
+
+
+class _Turn:
+    def __init__(self, flow: Flow, state: CallState, at: float) -> None:
+        self.flow = flow
+        self.state = state
+        self.at = at
+        self.actions: list[Action] = []
+
+    # -- events ---------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, CallerHungUp):
+            self._caller_hung_up()
+            return
+        if self.state.status == "ended":
+            raise UnexpectedEvent(f"call already ended; got {type(event).__name__}")
+        if isinstance(event, CallStarted):
+            if self.state.step is not None or self.state.history:
+                raise UnexpectedEvent("call already started")
+            self.run(self.flow.start_step)
+            return
+        if self.state.step is None:
+            raise UnexpectedEvent(f"no step is waiting for {type(event).__name__}")
+        current = self.flow.step(self.state.step)
+        if isinstance(current, AskStep) and isinstance(
+            event, DigitsEntered | SpeechHeard | NoInput
+        ):
+            self._answer(current, event)
+        elif isinstance(current, RecordStep | VoicemailStep) and isinstance(
+            event, RecordingFinished | NoInput
+        ):
+            self._recorded(current, event)
+        elif isinstance(current, TransferStep) and isinstance(event, TransferEnded):
+            self._transferred(current, event)
+        else:
+            raise UnexpectedEvent(f"step '{current.id}' does not take {type(event).__name__}")
+
+    def _answer(self, ask: AskStep, event: DigitsEntered | SpeechHeard | NoInput) -> None:
+        if isinstance(event, NoInput):
+            self._retry(ask, "no_input", None, ask.no_input or self.flow.defaults.no_input)
+            return
+        value = self._parse(ask, event)
+        heard = event.digits if isinstance(event, DigitsEntered) else event.text
+        if value is None:
+            self._retry(ask, "no_match", heard, ask.no_match or self.flow.defaults.no_match)
+            return
+        self.state.answers[ask.slot] = Answer(
+            value=value,
+            source="keypad" if isinstance(event, DigitsEntered) else "speech",
+            heard=heard,
+            confidence=event.confidence if isinstance(event, SpeechHeard) else None,
+            attempts=self.state.attempts + 1,
+            at=self.at,
+        )
+        self.log(ask.id, "answer", f"{ask.slot}={value}")
+        self.state.attempts = 0
+        self.run(next_of(self.flow, ask))
+
+    def _parse(self, ask: AskStep, event: DigitsEntered | SpeechHeard) -> str | None:
+        parser = get_parser(ask.parser)
+        if isinstance(event, DigitsEntered):
+            if "keypad" not in ask.input:
+                return None
+            return ask.keypad.get(event.digits) or parser.from_digits(event.digits)
+        if "speech" not in ask.input:
+            return None
+        value = parser.from_speech(event.text)
+        if value is None and ask.keypad:
+            # "Press or say one": a spoken key reaches the same answer as the key.
+            spoken_key = get_parser("digits").from_speech(event.text)
+            value = ask.keypad.get(spoken_key) if spoken_key else None
+        return value
+
+    def _retry(self, ask: AskStep, reason: str, heard: str | None, message: str) -> None:
+        self.state.attempts += 1
+        self.log(ask.id, reason, heard)
+        retries = ask.retries if ask.retries is not None else self.flow.defaults.retries
+        if self.state.attempts > retries:
+            self.log(ask.id, "retries_exhausted")
+            self.state.attempts = 0
+            self.run(ask.on_fail)
+            return
+        self._ask(ask, lead=message)
+
+    def _recorded(
+        self, step: RecordStep | VoicemailStep, event: RecordingFinished | NoInput
+    ) -> None:
+        slot = step.slot if isinstance(step, RecordStep) else VOICEMAIL_SLOT
+        if isinstance(event, RecordingFinished) and event.duration_s > 0:
+            self.state.answers[slot] = Answer(
+                value=event.url, source="recording", at=self.at, heard=None
+            )
+            self.log(step.id, "recorded", f"{event.duration_s:g}s")
+            if isinstance(step, VoicemailStep):
+                self.state.outcome = "callback_requested"
+        else:
+            self.log(step.id, "no_recording")
+        self.run(next_of(self.flow, step))
+
+    def _transferred(self, transfer: TransferStep, event: TransferEnded) -> None:
+        self.log(transfer.id, f"transfer_{event.outcome}", f"{event.duration_s:g}s")
+        if event.outcome == "bridged":
+            self._end("transferred")
+            return
+        self.run(transfer.on_fail)
+
+    def _caller_hung_up(self) -> None:
+        if self.state.status == "ended":
+            return
+        self.log(self.state.step or "-", "caller_hung_up")
+        self.state.status = "ended"
+        self.state.ended_at = self.at
+        self.state.outcome = self.state.outcome or "abandoned"
+        self.state.step = None
+
+    # -- running steps --------------------------------------------------------------------
+
+    def run(self, step_id: str | None) -> None:
+        """Run steps from ``step_id`` until one waits for the caller or the call ends."""
+        self.state.step = None
+        for _ in range(MAX_STEPS_PER_TURN):
+            if step_id is None:
+                self._end(self.state.outcome or "completed")
+                return
+            current = self.flow.step(step_id)
+            self.log(current.id, "enter")
+            step_id = self._enter(current)
+            if self.state.status == "ended" or self.state.step is not None:
+                return
+        raise FlowRuntimeError(
+            f"flow '{self.flow.flow}' ran {MAX_STEPS_PER_TURN} steps without waiting for input"
+        )
+
+    def _enter(self, current: Step) -> str | None:
+        """Perform one step and return where the flow goes next (ignored once it waits)."""
+        defaults = self.flow.defaults
+        if isinstance(current, SayStep):
+            voice = current.voice or defaults.voice
+            self.actions.append(Say(current.text, voice, current.language or defaults.language))
+        elif isinstance(current, PlayStep):
+            self.actions.append(Play(current.url, current.loop))
+        elif isinstance(current, SetStep):
+            for slot, value in current.values.items():
+                self.state.answers[slot] = Answer(value=value, source="set", at=self.at)
+        elif isinstance(current, GotoStep):
+            return current.target
+        elif isinstance(current, BranchStep):
+            return self._branch(current)
+        elif isinstance(current, AskStep):
+            self._ask(current, lead=None)
+            return None
+        elif isinstance(current, RecordStep | VoicemailStep):
+            self.actions.append(self.say(current.prompt))
+            self.wait(current.id, Record(current.max_seconds, current.silence_timeout, True))
+            return None
+        elif isinstance(current, TransferStep):
+            if current.message:
+                self.actions.append(self.say(current.message))
+            self.wait(
+                current.id,
+                Transfer(current.pool, current.whisper, current.timeout, current.record),
+            )
+            return None
+        elif isinstance(current, HangupStep):
+            if current.text:
+                self.actions.append(self.say(current.text))
+            self._end(current.outcome)
+            return None
+        return next_of(self.flow, current)
+
+    def _branch(self, branch: BranchStep) -> str | None:
+        slots = self.state.slots
+        lists = self.state.caller.campaign_lists
+        for index, case in enumerate(branch.cases):
+            if evaluate(case.when, slots, lists):
+                self.log(branch.id, "branch", f"case {index + 1}")
+                return case.next
+        self.log(branch.id, "branch", "default")
+        return branch.default
+
+    def _ask(self, ask: AskStep, lead: str | None) -> None:
+        prompts: list[Say | Play] = [self.say(lead)] if lead else []
+        retrying = self.state.attempts > 0
+        prompts.append(self.say(ask.reprompt if retrying and ask.reprompt else ask.prompt))
+        max_digits = ask.max_digits
+        if max_digits is None and ask.keypad:
+            lengths = {len(key) for key in ask.keypad}
+            max_digits = lengths.pop() if len(lengths) == 1 else None
+        gather = Gather(
+            prompt=tuple(prompts),
+            keypad="keypad" in ask.input,
+            speech="speech" in ask.input,
+            timeout_s=ask.timeout or self.flow.defaults.timeout,
+            max_digits=max_digits,
+            hints=tuple(ask.hints),
+            language=self.flow.defaults.language,
+        )
+        self.wait(ask.id, gather)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def say(self, text: str) -> Say:
+        return Say(text, self.flow.defaults.voice, self.flow.defaults.language)
+
+    def wait(self, step_id: str, action: Gather | Record | Transfer) -> None:
+        self.state.step = step_id
+        self.state.turn += 1
+        self.actions.append(action)
+
+    def _end(self, outcome: str) -> None:
+        if self.state.outcome != "callback_requested" or outcome != "completed":
+            self.state.outcome = outcome
+        self.state.status = "ended"
+        self.state.ended_at = self.at
+        self.state.step = None
+        self.state.turn += 1
+        self.actions.append(Hangup())
+
+    def log(self, step_id: str, event: str, detail: str | None = None) -> None:
+        self.state.history.append(HistoryEntry(at=self.at, step=step_id, event=event, detail=detail))

@@ -1,0 +1,80 @@
+"""What can happen on a call, as the engine sees it — transport-agnostic and timestamped.
+
+Adapters (Twilio, the terminal simulator) turn their inputs into these. Time is always carried by
+the event (``at``, seconds since the epoch), so the engine never reads a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+TransferOutcome = Literal["bridged", "declined", "no_answer", "busy", "failed", "canceled"]
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Facts about the call known when it arrives: who called, which number, which campaign."""
+
+    caller: str
+    called: str
+    campaign: str
+    publisher: str
+    caller_state: str | None = None
+    campaign_lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CallStarted:
+    at: float
+    context: CallContext
+
+
+@dataclass(frozen=True)
+class DigitsEntered:
+    at: float
+    digits: str
+
+
+@dataclass(frozen=True)
+class SpeechHeard:
+    at: float
+    text: str
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class NoInput:
+    """The caller said and pressed nothing before the step's timeout."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class RecordingFinished:
+    at: float
+    url: str
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class TransferEnded:
+    at: float
+    outcome: TransferOutcome
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class CallerHungUp:
+    at: float
+
+
+Event = (
+    CallStarted
+    | DigitsEntered
+    | SpeechHeard
+    | NoInput
+    | RecordingFinished
+    | TransferEnded
+    | CallerHungUp
+)

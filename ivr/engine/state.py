@@ -1,0 +1,73 @@
+"""The state of one call: serialisable, so any server process can continue any call."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AnswerSource = Literal["keypad", "speech", "recording", "set"]
+
+
+class Answer(BaseModel):
+    """One filled slot, with how the caller gave it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: str
+    source: AnswerSource
+    heard: str | None = None
+    confidence: float | None = None
+    attempts: int = 1
+    at: float
+
+
+class HistoryEntry(BaseModel):
+    """A timestamped line of what happened: the call's audit trail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: float
+    step: str
+    event: str
+    detail: str | None = None
+
+
+class Caller(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: str
+    called: str
+    campaign: str
+    publisher: str
+    state: str | None = None
+    campaign_lists: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class CallState(BaseModel):
+    """Where a call is in its flow and everything it has answered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_sid: str
+    flow: str
+    flow_version: str
+    caller: Caller
+    status: Literal["active", "ended"] = "active"
+    step: str | None = None
+    turn: int = 0
+    attempts: int = 0
+    answers: dict[str, Answer] = Field(default_factory=dict)
+    history: list[HistoryEntry] = Field(default_factory=list)
+    outcome: str | None = None
+    started_at: float
+    ended_at: float | None = None
+
+    @property
+    def slots(self) -> dict[str, str]:
+        return {name: answer.value for name, answer in self.answers.items()}
+
+    @property
+    def path(self) -> list[str]:
+        """The steps entered, in order (a re-prompt does not re-enter)."""
+        return [entry.step for entry in self.history if entry.event == "enter"]

@@ -1,0 +1,141 @@
+"""Safe YAML reading that keeps line numbers and never guesses types.
+
+Flows and the deployment file are read with PyYAML's composer only: no constructor runs, so no
+Python object can be built from YAML. Every scalar stays a string (``NO``, ``012`` and ``on`` are
+exactly what the author typed) and the pydantic schema decides what a field means. Duplicate keys
+and unknown tags are errors, and anchors cannot expand into an alias bomb.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from ivr.problems import InvalidConfig, Problem
+
+Location = tuple[str | int, ...]
+
+MAX_NODES = 100_000
+MAX_BYTES = 2_000_000
+_NULLS = {"", "~", "null", "Null", "NULL"}
+_STANDARD_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+}
+
+
+@dataclass
+class Source:
+    """A YAML document as plain data, with the line of every key and item."""
+
+    path: str
+    data: Any
+    lines: dict[Location, int] = field(default_factory=dict)
+
+    def line(self, location: Location) -> int:
+        """The line of the deepest known node on ``location`` (1 for the document)."""
+        for end in range(len(location), -1, -1):
+            found = self.lines.get(tuple(location[:end]))
+            if found is not None:
+                return found
+        return 1
+
+    def problem(self, location: Location, message: str) -> Problem:
+        return Problem(self.path, self.line(location), message)
+
+
+def read_yaml(text: str, path: str) -> Source:
+    """Parse ``text`` into plain dicts, lists and strings, or raise :class:`InvalidConfig`."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise InvalidConfig([Problem(path, 1, f"file is larger than {MAX_BYTES} bytes")])
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise InvalidConfig([Problem(path, line, f"invalid YAML: {exc.problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise InvalidConfig([Problem(path, 1, f"invalid YAML: {exc}")]) from None
+    source = Source(path, None)
+    if root is None:
+        raise InvalidConfig([Problem(path, 1, "the file is empty")])
+    builder = _Builder(source)
+    source.data = builder.build(root, ())
+    if builder.problems:
+        raise InvalidConfig(builder.problems)
+    return source
+
+
+def read_yaml_file(path: str) -> Source:
+    """Read a file from disk; unreadable files are reported like any other problem."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(MAX_BYTES + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidConfig([Problem(path, 1, f"cannot read file: {exc}")]) from None
+    return read_yaml(text, path)
+
+
+class _Builder:
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+        self.nodes = 0
+
+    def build(self, node: yaml.Node, location: Location) -> Any:
+        self.nodes += 1
+        line = node.start_mark.line + 1
+        if self.nodes > MAX_NODES:
+            if self.nodes == MAX_NODES + 1:
+                self.problems.append(
+                    Problem(self.source.path, line, f"document has more than {MAX_NODES} nodes")
+                )
+            return None
+        self.source.lines.setdefault(location, line)
+        if node.tag not in _STANDARD_TAGS:
+            self.problems.append(Problem(self.source.path, line, f"unsupported YAML tag {node.tag}"))
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            if node.style is None and node.value in _NULLS:
+                return None
+            return str(node.value)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*location, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, location)
+        raise AssertionError(f"unexpected YAML node {node!r}")  # pragma: no cover
+
+    def _mapping(self, node: yaml.MappingNode, location: Location) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.problems.append(
+                    Problem(self.source.path, key_line, "merge keys ('<<') are not supported")
+                )
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(Problem(self.source.path, key_line, "keys must be plain text"))
+                continue
+            key = str(key_node.value)
+            if key in result:
+                first = self.source.lines.get((*location, key), key_line)
+                self.problems.append(
+                    Problem(
+                        self.source.path,
+                        key_line,
+                        f"duplicate key '{key}' (first defined on line {first})",
+                    )
+                )
+                continue
+            self.source.lines[(*location, key)] = key_line
+            result[key] = self.build(value_node, (*location, key))
+            self.source.lines[(*location, key)] = key_line
+        return result

@@ -1,0 +1,1 @@
+"""Transports at the edge of the engine: Twilio webhooks, and live call state in Redis."""

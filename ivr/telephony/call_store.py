@@ -1,0 +1,76 @@
+"""Live call state in Redis: one hash per call, with a TTL, changed only by compare-and-set.
+
+Any server process may receive any webhook of a call. Each write names the version it read; a
+Lua script applies it only if the version is unchanged, so two processes serving webhooks of the
+same call can never lose each other's update — the loser re-reads and re-applies its event.
+The hash also keeps the last TwiML answered, so a retried or duplicated webhook gets the same
+answer instead of advancing the call twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from ivr.engine.state import CallState
+
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'v', 1, 'state', ARGV[1], 'twiml', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+_REPLACE = """
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', tonumber(ARGV[1]) + 1, 'state', ARGV[2], 'twiml', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    version: str
+    state: CallState
+    twiml: str
+
+
+class CallStore:
+    """Reads and atomically replaces call state; see the module docstring for the protocol."""
+
+    def __init__(self, redis: Redis, ttl_s: int, prefix: str = "warmline:call:") -> None:
+        self._redis = redis
+        self._ttl_s = ttl_s
+        self._prefix = prefix
+        self._create = redis.register_script(_CREATE)
+        self._replace = redis.register_script(_REPLACE)
+
+    def key(self, call_sid: str) -> str:
+        return self._prefix + call_sid
+
+    async def get(self, call_sid: str) -> StoredCall | None:
+        version, state, twiml = await self._redis.hmget(self.key(call_sid), ["v", "state", "twiml"])
+        if version is None or state is None:
+            return None
+        return StoredCall(_text(version), CallState.model_validate_json(state), _text(twiml or b""))
+
+    async def create(self, state: CallState, twiml: str) -> bool:
+        """Store a new call; False if the call already exists (a retried first webhook)."""
+        created = await self._create(
+            keys=[self.key(state.call_sid)], args=[state.model_dump_json(), twiml, self._ttl_s]
+        )
+        return bool(created)
+
+    async def replace(self, previous: StoredCall, state: CallState, twiml: str) -> bool:
+        """Write ``state`` if nobody has written since ``previous`` was read."""
+        replaced = await self._replace(
+            keys=[self.key(state.call_sid)],
+            args=[previous.version, state.model_dump_json(), twiml, self._ttl_s],
+        )
+        return bool(replaced)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

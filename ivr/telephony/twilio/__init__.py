@@ -1,0 +1,1 @@
+"""The Twilio adapter: webhooks in, engine events; engine actions out, TwiML."""

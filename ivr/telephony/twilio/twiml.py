@@ -1,0 +1,127 @@
+"""Engine actions → TwiML, with twilio's ``VoiceResponse`` only (never string-built XML).
+
+Every waiting verb is followed by a ``<Redirect>`` to the no-input URL: when a ``<Gather>`` times
+out with nothing entered (or a ``<Record>`` is empty), Twilio runs the next verb instead of
+calling ``action``, and the redirect turns that silence into a ``NoInput`` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import Dial, Gather as TwiGather, VoiceResponse
+
+from ivr.engine.actions import Action, Gather, Hangup, Play, Record, Say, Transfer
+
+
+@dataclass(frozen=True)
+class TurnUrls:
+    """Where Twilio reports the outcome of this turn's waiting verb."""
+
+    gather: str
+    no_input: str
+    record: str
+    dial: str
+    recording_status: str
+
+
+def turn_urls(base: str, turn: int) -> TurnUrls:
+    query = "?" + urlencode({"turn": turn})
+    return TurnUrls(
+        gather=f"{base}/twilio/gather{query}",
+        no_input=f"{base}/twilio/no-input{query}",
+        record=f"{base}/twilio/record{query}",
+        dial=f"{base}/twilio/dial{query}",
+        recording_status=f"{base}/twilio/recording-status",
+    )
+
+
+def render(
+    actions: Sequence[Action], urls: TurnUrls, pool_number: Callable[[str], str]
+) -> str:
+    """The TwiML document for one engine turn."""
+    response = VoiceResponse()
+    for action in actions:
+        if isinstance(action, Say):
+            response.say(action.text, voice=action.voice, language=action.language)
+        elif isinstance(action, Play):
+            response.play(action.url, loop=action.loop)
+        elif isinstance(action, Gather):
+            response.append(_gather(action, urls))
+            response.redirect(urls.no_input, method="POST")
+        elif isinstance(action, Record):
+            response.record(
+                action=urls.record,
+                method="POST",
+                max_length=action.max_seconds,
+                timeout=action.silence_timeout_s,
+                play_beep=action.beep,
+                finish_on_key="#",
+                recording_status_callback=urls.recording_status,
+                recording_status_callback_method="POST",
+                recording_status_callback_event="completed",
+            )
+            response.redirect(urls.no_input, method="POST")
+        elif isinstance(action, Transfer):
+            response.append(_dial(action, urls, pool_number(action.pool)))
+        elif isinstance(action, Hangup):
+            response.hangup()
+    return str(response)
+
+
+def message(text: str, voice: str = "Polly.Joanna", then_dial: str | None = None) -> str:
+    """A spoken message, then a hang-up (or a dial): for callers we cannot serve normally."""
+    response = VoiceResponse()
+    response.say(text, voice=voice, language="en-US")
+    if then_dial:
+        response.dial(then_dial, answer_on_bridge=True)
+    response.hangup()
+    return str(response)
+
+
+def _gather(action: Gather, urls: TurnUrls) -> TwiGather:
+    inputs = [name for name, on in (("dtmf", action.keypad), ("speech", action.speech)) if on]
+    options: dict[str, str | int] = {}
+    if action.max_digits is not None:
+        options["num_digits"] = action.max_digits
+    else:
+        options["finish_on_key"] = "#"
+    if action.speech:
+        options["speech_timeout"] = "auto"
+        if action.hints:
+            options["hints"] = ", ".join(action.hints)
+    gather = TwiGather(
+        input=" ".join(inputs),
+        action=urls.gather,
+        method="POST",
+        timeout=action.timeout_s,
+        language=action.language,
+        **options,
+    )
+    for prompt in action.prompt:
+        if isinstance(prompt, Say):
+            gather.say(prompt.text, voice=prompt.voice, language=prompt.language)
+        else:
+            gather.play(prompt.url, loop=prompt.loop)
+    return gather
+
+
+def _dial(action: Transfer, urls: TurnUrls, number: str) -> Dial:
+    recording: dict[str, str] = {}
+    if action.record:
+        recording = {
+            "record": "record-from-answer-dual",
+            "recording_status_callback": urls.recording_status,
+            "recording_status_callback_event": "completed",
+        }
+    dial = Dial(
+        action=urls.dial,
+        method="POST",
+        timeout=action.timeout_s,
+        answer_on_bridge=True,
+        **recording,
+    )
+    dial.number(number)
+    return dial

@@ -1,0 +1,294 @@
+"""Twilio's voice webhooks, turned into engine events; the engine's actions answered as TwiML.
+
+Routes (all POST, all signature-checked by :mod:`ivr.telephony.twilio.signature`):
+``/twilio/voice`` (a call arrives), ``/twilio/gather``, ``/twilio/no-input``, ``/twilio/record``,
+``/twilio/dial`` (the outcome of a turn's waiting verb, with ``?turn=N``), ``/twilio/status`` and
+``/twilio/recording-status`` (asynchronous callbacks, answered with an empty 200).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+from redis.exceptions import RedisError
+
+from ivr.deployment import Setup
+from ivr.engine import UnexpectedEvent, new_call, step
+from ivr.engine.events import (
+    CallContext,
+    CallerHungUp,
+    CallStarted,
+    DigitsEntered,
+    Event,
+    NoInput,
+    RecordingFinished,
+    SpeechHeard,
+    TransferEnded,
+    TransferOutcome,
+)
+from ivr.engine.state import CallState
+from ivr.logs import fields
+from ivr.telephony.call_store import CallStore, StoredCall
+from ivr.telephony.recording_events import RecordingEvents
+from ivr.telephony.twilio.twiml import message, render, turn_urls
+
+log = logging.getLogger(__name__)
+
+Form = MultiDictProxy[str | Any]
+Clock = Callable[[], float]
+
+UNKNOWN_NUMBER = (
+    "Thank you for calling. This number is not in service at the moment. Please check the "
+    "number in the advertisement and try again. Goodbye."
+)
+TECHNICAL_TROUBLE = (
+    "We're sorry, we are having technical difficulties. Please call back in a few minutes."
+)
+TECHNICAL_TROUBLE_TRANSFER = (
+    "We're sorry, we are having technical difficulties. Please hold while we connect you."
+)
+ENDED_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+MAX_WRITE_ATTEMPTS = 8
+
+
+class TwilioWebhooks:
+    """The webhook handlers, bound to one deployment, one call store and a clock."""
+
+    def __init__(
+        self,
+        setup: Setup,
+        store: CallStore,
+        recordings: RecordingEvents,
+        public_base: str,
+        clock: Clock,
+    ) -> None:
+        self.setup = setup
+        self.store = store
+        self.recordings = recordings
+        self.public_base = public_base
+        self.clock = clock
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/twilio/voice", self.incoming),
+            web.post("/twilio/gather", self.gathered),
+            web.post("/twilio/no-input", self.no_input),
+            web.post("/twilio/record", self.recorded),
+            web.post("/twilio/dial", self.dialled),
+            web.post("/twilio/status", self.call_status),
+            web.post("/twilio/recording-status", self.recording_status),
+        ]
+
+    # -- a call arrives ---------------------------------------------------------------------
+
+    async def incoming(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        call_sid = _required(form, "CallSid")
+        called = str(form.get("To", ""))
+        number = self.setup.number(called)
+        if number is None:
+            log.info("call to unknown number", extra=fields(call_sid=call_sid, called=called))
+            return _twiml(message(UNKNOWN_NUMBER))
+        campaign = self.setup.campaign(number.campaign)
+        flow = self.setup.flows[campaign.flow]
+        started = CallStarted(
+            at=self.clock(),
+            context=CallContext(
+                caller=str(form.get("From", "")),
+                called=called,
+                campaign=campaign.id,
+                publisher=number.publisher,
+                caller_state=str(form.get("FromState", "")) or None,
+                campaign_lists={
+                    "loan_types": tuple(campaign.loan_types),
+                    "states": tuple(campaign.states),
+                },
+            ),
+        )
+        try:
+            state, actions = step(flow, new_call(flow, call_sid, started), started)
+            twiml = render(actions, turn_urls(self.public_base, state.turn), self._pool_number)
+            if not await self.store.create(state, twiml):
+                existing = await self.store.get(call_sid)
+                return _twiml(existing.twiml if existing else twiml)
+        except RedisError:
+            log.exception("call state unavailable", extra=fields(call_sid=call_sid))
+            return _twiml(self._trouble(called))
+        log.info(
+            "call started",
+            extra=fields(call_sid=call_sid, caller=started.context.caller, campaign=campaign.id),
+        )
+        return _twiml(twiml)
+
+    # -- the outcome of a turn --------------------------------------------------------------
+
+    async def gathered(self, request: web.Request) -> web.Response:
+        return await self._turn(request, _gather_event)
+
+    async def no_input(self, request: web.Request) -> web.Response:
+        return await self._turn(request, lambda form, at: NoInput(at))
+
+    async def recorded(self, request: web.Request) -> web.Response:
+        return await self._turn(request, _record_event)
+
+    async def dialled(self, request: web.Request) -> web.Response:
+        return await self._turn(request, _dial_event)
+
+    async def _turn(
+        self, request: web.Request, make_event: Callable[[Form, float], Event]
+    ) -> web.Response:
+        form = await request.post()
+        call_sid = _required(form, "CallSid")
+        turn = _turn_number(request)
+        event = make_event(form, self.clock())
+        try:
+            twiml = await self._advance(call_sid, event, turn)
+        except RedisError:
+            log.exception("call state unavailable", extra=fields(call_sid=call_sid))
+            return _twiml(self._trouble(str(form.get("To", ""))))
+        if twiml is None:
+            log.warning("webhook for unknown call", extra=fields(call_sid=call_sid))
+            return _twiml(self._trouble(str(form.get("To", ""))))
+        return _twiml(twiml)
+
+    async def _advance(self, call_sid: str, event: Event, turn: int | None) -> str | None:
+        """Apply ``event`` with compare-and-set; a stale or repeated turn gets the last answer."""
+        stored: StoredCall | None = None
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            stored = await self.store.get(call_sid)
+            if stored is None:
+                return None
+            if turn is not None and turn != stored.state.turn:
+                return stored.twiml
+            flow = self.setup.flows.get(stored.state.flow)
+            if flow is None:
+                return None
+            try:
+                state, actions = step(flow, stored.state, event)
+            except UnexpectedEvent:
+                return stored.twiml
+            twiml = render(actions, turn_urls(self.public_base, state.turn), self._pool_number)
+            if await self.store.replace(stored, state, twiml):
+                self._log_progress(stored.state, state)
+                return twiml
+        log.warning("call state contended; answering last turn", extra=fields(call_sid=call_sid))
+        return stored.twiml if stored else None
+
+    # -- asynchronous callbacks -------------------------------------------------------------
+
+    async def call_status(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        call_sid = _required(form, "CallSid")
+        status = str(form.get("CallStatus", ""))
+        if status in ENDED_STATUSES:
+            try:
+                await self._advance(call_sid, CallerHungUp(self.clock()), None)
+            except RedisError:
+                log.exception("call state unavailable", extra=fields(call_sid=call_sid))
+                raise web.HTTPServiceUnavailable(text="Call state unavailable.\n") from None
+        return web.Response(status=200)
+
+    async def recording_status(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        call_sid = _required(form, "CallSid")
+        recording_sid = _required(form, "RecordingSid")
+        if form.get("RecordingStatus") == "completed":
+            keys = (
+                "RecordingUrl",
+                "RecordingDuration",
+                "RecordingChannels",
+                "RecordingSource",
+                "RecordingStartTime",
+                "RecordingTrack",
+            )
+            entry = {"CallSid": call_sid, "RecordingSid": recording_sid}
+            entry.update({key: str(form[key]) for key in keys if key in form})
+            await self.recordings.enqueue(recording_sid, entry)
+        return web.Response(status=200)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _pool_number(self, pool_id: str) -> str:
+        return self.setup.pool(pool_id).fallback_number
+
+    def _trouble(self, called: str) -> str:
+        """A defined place for the caller when the call cannot continue normally."""
+        number = self.setup.number(called)
+        fallback = self.setup.campaign(number.campaign).fallback_number if number else None
+        if fallback:
+            return message(TECHNICAL_TROUBLE_TRANSFER, then_dial=fallback)
+        return message(TECHNICAL_TROUBLE)
+
+    def _log_progress(self, before: CallState, after: CallState) -> None:
+        if after.status == "ended" and before.status != "ended":
+            log.info(
+                "call ended", extra=fields(call_sid=after.call_sid, outcome=after.outcome)
+            )
+
+
+def _twiml(body: str) -> web.Response:
+    return web.Response(text=body, content_type="application/xml")
+
+
+def _required(form: Mapping[str, Any], name: str) -> str:
+    value = form.get(name)
+    if not value or not isinstance(value, str):
+        raise web.HTTPBadRequest(text=f"Missing form parameter {name}.\n")
+    return value
+
+
+def _turn_number(request: web.Request) -> int | None:
+    raw = request.query.get("turn")
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text="Invalid turn.\n") from None
+
+
+def _gather_event(form: Form, at: float) -> Event:
+    digits = str(form.get("Digits", "")).strip()
+    speech = str(form.get("SpeechResult", "")).strip()
+    if digits:
+        return DigitsEntered(at, digits)
+    if speech:
+        return SpeechHeard(at, speech, _float(form.get("Confidence")))
+    return NoInput(at)
+
+
+def _record_event(form: Form, at: float) -> Event:
+    url = str(form.get("RecordingUrl", ""))
+    duration = _float(form.get("RecordingDuration")) or 0.0
+    if not url or form.get("Digits") == "hangup" and duration == 0:
+        return NoInput(at)
+    return RecordingFinished(at, url, duration)
+
+
+_DIAL_OUTCOMES: dict[str, TransferOutcome] = {
+    "busy": "busy",
+    "no-answer": "no_answer",
+    "failed": "failed",
+    "canceled": "canceled",
+}
+
+
+def _dial_event(form: Form, at: float) -> Event:
+    status = str(form.get("DialCallStatus", ""))
+    duration = _float(form.get("DialCallDuration")) or 0.0
+    if status in ("completed", "answered"):
+        bridged = str(form.get("DialBridged", "")).lower() == "true"
+        # completed + DialBridged=false: the officer answered but declined (or a screen failed).
+        return TransferEnded(at, "bridged" if bridged else "declined", duration)
+    return TransferEnded(at, _DIAL_OUTCOMES.get(status, "failed"), duration)
+
+
+def _float(value: object) -> float | None:
+    try:
+        return float(str(value)) if value not in (None, "") else None
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""Voice AI scoring: Whisper transcription, the intent classifier and its training."""
