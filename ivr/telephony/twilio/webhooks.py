@@ -30,6 +30,7 @@ from ivr.engine.events import (
     TransferEnded,
     TransferOutcome,
 )
+from ivr.engine.actions import Hangup
 from ivr.engine.state import CallState
 from ivr.logs import fields
 from ivr.telephony.call_store import CallStore, StoredCall
@@ -171,6 +172,8 @@ class TwilioWebhooks:
                 state, actions = step(flow, stored.state, event)
             except UnexpectedEvent:
                 return stored.twiml
+            if not actions and state.status == "ended":
+                actions = [Hangup()]  # what any late webhook of this call will be answered
             twiml = render(actions, turn_urls(self.public_base, state.turn), self._pool_number)
             if await self.store.replace(stored, state, twiml):
                 self._log_progress(stored.state, state)

@@ -1,0 +1,291 @@
+"""The pure engine against the real mortgage flow: events in, actions and state out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ivr.deployment import load_setup
+from ivr.engine import UnexpectedEvent, new_call, step
+from ivr.engine.actions import Action, Gather, Hangup, Record, Say, Transfer
+from ivr.engine.events import (
+    CallContext,
+    CallerHungUp,
+    CallStarted,
+    DigitsEntered,
+    Event,
+    NoInput,
+    RecordingFinished,
+    SpeechHeard,
+    TransferEnded,
+)
+from ivr.engine.state import CallState
+from ivr.flows import Flow, load_flow_text
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = 1_700_000_000.0
+
+
+@pytest.fixture(scope="module")
+def flow() -> Flow:
+    return load_setup(ROOT / "warmline.yaml").flows["mortgage"]
+
+
+def started(states: tuple[str, ...] = ("TX", "FL")) -> CallStarted:
+    return CallStarted(
+        at=T0,
+        context=CallContext(
+            caller="+15125550123",
+            called="+18005550100",
+            campaign="sunbelt-refi",
+            publisher="rate-compare",
+            caller_state="TX",
+            campaign_lists={"loan_types": ("refinance", "purchase"), "states": states},
+        ),
+    )
+
+
+class Call:
+    """Drives one call through the engine, keeping the latest state and actions."""
+
+    def __init__(self, flow: Flow, start: CallStarted | None = None) -> None:
+        self.flow = flow
+        start = start or started()
+        self.state, self.actions = step(flow, new_call(flow, "CA1", start), start)
+        self.clock = T0
+
+    def send(self, event_type: type, *args: object) -> list[Action]:
+        self.clock += 7
+        event: Event = event_type(self.clock, *args)
+        self.state, self.actions = step(self.flow, self.state, event)
+        return self.actions
+
+    @property
+    def said(self) -> list[str]:
+        texts = []
+        for action in self.actions:
+            if isinstance(action, Say):
+                texts.append(action.text)
+            if isinstance(action, Gather):
+                texts.extend(p.text for p in action.prompt if isinstance(p, Say))
+        return texts
+
+
+def test_call_start_plays_disclosure_then_asks_loan_type(flow: Flow) -> None:
+    call = Call(flow)
+    first, gather = call.actions
+    assert isinstance(first, Say) and "may be recorded" in first.text
+    assert isinstance(gather, Gather)
+    assert (gather.keypad, gather.speech, gather.max_digits, gather.timeout_s) == (True, True, 1, 6)
+    assert "refinance" in gather.hints
+    assert call.state.step == "loan_type"
+    assert call.state.turn == 1
+    assert call.state.path == ["disclosure", "loan_type"]
+
+
+def test_keypad_and_speech_fill_the_same_slots(flow: Flow) -> None:
+    call = Call(flow)
+    call.send(DigitsEntered, "1")
+    assert call.state.step == "property_state"
+    call.send(SpeechHeard, "uh it's in texas", 0.91)
+    assert call.state.step == "credit"
+    call.send(SpeechHeard, "about seven twenty")
+    assert call.state.slots == {"loan_type": "refinance", "state": "TX", "credit_band": "good"}
+    state_answer = call.state.answers["state"]
+    assert (state_answer.source, state_answer.heard, state_answer.confidence) == (
+        "speech",
+        "uh it's in texas",
+        0.91,
+    )
+    assert call.state.answers["loan_type"].source == "keypad"
+    assert isinstance(call.actions[-1], Record)
+
+
+def test_spoken_menu_key_reaches_the_keypad_value(flow: Flow) -> None:
+    call = Call(flow)
+    call.send(SpeechHeard, "three")
+    assert call.state.slots["loan_type"] == "purchase"
+
+
+def test_zip_code_on_keypad_gives_the_state(flow: Flow) -> None:
+    call = Call(flow)
+    call.send(DigitsEntered, "3")
+    call.send(DigitsEntered, "33101")
+    assert call.state.slots["state"] == "FL"
+
+
+def test_no_input_reprompts_then_gives_up_to_on_fail(flow: Flow) -> None:
+    call = Call(flow)
+    call.send(NoInput)
+    assert call.said[0] == "Sorry, I didn't hear anything."
+    assert call.said[1].startswith("Press 1 for refinance")  # the reprompt, not the prompt
+    assert (call.state.step, call.state.attempts, call.state.turn) == ("loan_type", 1, 2)
+    call.send(SpeechHeard, "banana bread")
+    assert call.said[0] == "Sorry, I didn't understand that."
+    assert call.state.attempts == 2
+    call.send(NoInput)
+    # retries: 2 re-prompts after the first attempt, then on_fail → operator_fallback → voicemail
+    assert call.state.step == "callback_offer"
+    assert call.said[0] == "Sorry we couldn't get that. Let me take a message instead."
+    assert isinstance(call.actions[-1], Record)
+    assert call.state.attempts == 0
+    events = [(h.step, h.event) for h in call.state.history]
+    assert ("loan_type", "retries_exhausted") in events
+    assert events.count(("loan_type", "no_input")) == 2
+
+
+def answer_all(call: Call, loan: str = "1", state: str = "texas", credit: str = "2") -> None:
+    call.send(DigitsEntered, loan)
+    call.send(SpeechHeard, state)
+    call.send(DigitsEntered, credit)
+    call.send(RecordingFinished, "https://api.twilio.com/recordings/RE1", 4.0)
+
+
+def test_qualified_caller_is_transferred(flow: Flow) -> None:
+    call = Call(flow)
+    answer_all(call)
+    say, transfer = call.actions
+    assert isinstance(say, Say) and "connect you" in say.text
+    assert transfer == Transfer(
+        pool="loan_officers",
+        whisper="New mortgage lead. Press 1 to take the call.",
+        timeout_s=25,
+        record=True,
+    )
+    assert call.state.answers["goal_recording"].value == "https://api.twilio.com/recordings/RE1"
+    call.send(TransferEnded, "bridged", 312.0)
+    assert call.actions == [Hangup()]
+    assert (call.state.status, call.state.outcome) == ("ended", "transferred")
+    assert call.state.path == [
+        "disclosure",
+        "loan_type",
+        "property_state",
+        "credit",
+        "goal",
+        "route",
+        "connect",
+    ]
+
+
+def test_declined_transfer_rolls_to_callback(flow: Flow) -> None:
+    call = Call(flow)
+    answer_all(call)
+    call.send(TransferEnded, "declined")
+    assert call.state.step == "callback_offer"
+    call.send(RecordingFinished, "https://example.test/RE2", 12.0)
+    assert isinstance(call.actions[-1], Hangup)
+    assert call.state.outcome == "callback"
+    assert call.state.answers["voicemail"].value == "https://example.test/RE2"
+
+
+@pytest.mark.parametrize(
+    ("loan", "state", "credit", "end_step", "outcome"),
+    [
+        ("5", "texas", "1", "not_served_loan", "not_served"),  # reverse: campaign does not buy it
+        ("1", "ohio", "1", "not_served_state", "not_served"),
+        ("3", "florida", "4", "callback_offer", None),  # poor credit: offered a call-back
+    ],
+)
+def test_campaign_footprint_decides_the_branch(
+    flow: Flow, loan: str, state: str, credit: str, end_step: str, outcome: str | None
+) -> None:
+    call = Call(flow)
+    answer_all(call, loan, state, credit)
+    assert call.state.path[-1] == end_step
+    if outcome:
+        assert (call.state.status, call.state.outcome) == ("ended", outcome)
+        assert isinstance(call.actions[-1], Hangup)
+
+
+def test_silent_goal_recording_moves_on(flow: Flow) -> None:
+    call = Call(flow)
+    call.send(DigitsEntered, "1")
+    call.send(SpeechHeard, "TX")
+    call.send(DigitsEntered, "1")
+    call.send(NoInput)
+    assert "goal_recording" not in call.state.answers
+    assert isinstance(call.actions[-1], Transfer)
+
+
+def test_caller_hang_up_ends_the_call_once(flow: Flow) -> None:
+    call = Call(flow)
+    call.send(DigitsEntered, "1")
+    call.send(CallerHungUp)
+    assert (call.state.status, call.state.outcome, call.state.step) == ("ended", "abandoned", None)
+    ended_at = call.state.ended_at
+    call.send(CallerHungUp)
+    assert call.state.ended_at == ended_at
+    with pytest.raises(UnexpectedEvent):
+        call.send(DigitsEntered, "1")
+
+
+def test_event_that_does_not_fit_the_step_is_refused(flow: Flow) -> None:
+    call = Call(flow)
+    with pytest.raises(UnexpectedEvent):
+        call.send(TransferEnded, "bridged")
+    with pytest.raises(UnexpectedEvent):
+        step(flow, call.state, started())
+
+
+def test_engine_is_deterministic_and_state_round_trips(flow: Flow) -> None:
+    first, second = Call(flow), Call(flow)
+    for call in (first, second):
+        answer_all(call)
+    assert first.state.model_dump_json() == second.state.model_dump_json()
+    restored = CallState.model_validate_json(first.state.model_dump_json())
+    assert restored == first.state
+    assert [h.at for h in first.state.history][:2] == [T0, T0]
+    assert first.state.history[-1].at == T0 + 7 * 4
+
+
+def test_step_does_not_mutate_its_input(flow: Flow) -> None:
+    call = Call(flow)
+    before = call.state.model_dump_json()
+    step(flow, call.state, DigitsEntered(T0 + 1, "1"))
+    assert call.state.model_dump_json() == before
+
+
+def test_set_goto_and_nested_conditions() -> None:
+    flow = load_flow_text(
+        """
+flow: tiny
+steps:
+  - id: ask_ok
+    kind: ask
+    slot: ok
+    parser: yes_no
+    prompt: Is that right?
+    keypad: {"1": "yes", "2": "no"}
+    on_fail: bye
+  - id: mark
+    kind: set
+    values: {tier: gold}
+  - id: jump
+    kind: goto
+    target: decide
+  - id: unused_say
+    kind: say
+    text: never heard
+    next: bye
+  - id: decide
+    kind: branch
+    cases:
+      - when: {all: [{slot: ok, equals: "yes"}, {not: {slot: tier, not_in: [gold]}}]}
+        next: bye
+    default: unused_say
+  - id: bye
+    kind: hangup
+    text: Bye.
+    outcome: done
+""",
+        "tiny.yaml",
+    )
+    state, _ = step(flow, new_call(flow, "CA2", started()), started())
+    state, actions = step(flow, state, SpeechHeard(T0 + 1, "yeah that's right"))
+    assert state.slots == {"ok": "yes", "tier": "gold"}
+    assert state.path == ["ask_ok", "mark", "jump", "decide", "bye"]
+    assert actions == [Say("Bye.", "Polly.Joanna", "en-US"), Hangup()]
+    assert state.outcome == "done"
