@@ -1,0 +1,188 @@
+"""The terminal adapter: the flow engine driven in-process, with no server and no Twilio.
+
+It is the second adapter over the same engine as the Twilio webhooks: engine actions become what
+the caller hears and the prompt specs the :class:`~ivr.simulator.caller.Caller` answers; the
+caller's answers become engine events. Scripts and the interactive terminal work unchanged in
+both modes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ivr.deployment import Setup
+from ivr.engine import new_call, step
+from ivr.engine.actions import Action, Gather, Hangup, Play, Record, Say, Transfer
+from ivr.engine.events import (
+    CallContext,
+    CallerHungUp,
+    CallStarted,
+    DigitsEntered,
+    Event,
+    NoInput,
+    RecordingFinished,
+    SpeechHeard,
+    TransferEnded,
+    TransferOutcome,
+)
+from ivr.engine.state import CallState
+from ivr.simulator import twiml_reader as spec
+from ivr.simulator.caller import (
+    Caller,
+    Digits,
+    DialOutcome,
+    HangUp,
+    RecordInput,
+    Silence,
+    Speech,
+)
+from ivr.simulator.media import wav_duration, wav_file_duration
+from ivr.simulator.model import Heard
+
+MAX_TURNS = 200
+
+
+class UnknownNumber(LookupError):
+    """The dialled number is not a tracking number of the deployment."""
+
+
+@dataclass
+class LocalCall:
+    """What happened on an in-process call."""
+
+    state: CallState
+    heard: list[Heard] = field(default_factory=list)
+    transfer_to: str | None = None
+
+    @property
+    def said(self) -> list[str]:
+        return [h.text or "" for h in self.heard if h.kind == "say"]
+
+
+async def call_locally(
+    setup: Setup,
+    caller: Caller,
+    to_number: str,
+    from_number: str,
+    clock: Callable[[], float],
+    on_heard: Callable[[Heard], None] | None = None,
+) -> LocalCall:
+    """Place a call through the engine in-process; returns the final state and what was heard."""
+    number = setup.number(to_number)
+    if number is None:
+        raise UnknownNumber(f"{to_number} is not a tracking number in {setup.path}")
+    campaign = setup.campaign(number.campaign)
+    flow = setup.flows[campaign.flow]
+    started = CallStarted(
+        clock(),
+        CallContext(
+            caller=from_number,
+            called=to_number,
+            campaign=campaign.id,
+            publisher=number.publisher,
+            campaign_lists={
+                "loan_types": tuple(campaign.loan_types),
+                "states": tuple(campaign.states),
+            },
+        ),
+    )
+    state, actions = step(flow, new_call(flow, "CA" + "0" * 32, started), started)
+    result = LocalCall(state)
+    for _ in range(MAX_TURNS):
+        pending: list[Heard] = []
+        waiting: Action | None = None
+        for action in actions:
+            if isinstance(action, Say | Play):
+                pending.append(_heard(action))
+            elif isinstance(action, Gather):
+                pending.extend(_heard(p) for p in action.prompt)
+                waiting = action
+            elif isinstance(action, Record | Transfer | Hangup):
+                waiting = action
+        for heard in pending:
+            result.heard.append(heard)
+            if on_heard:
+                on_heard(heard)
+        if waiting is None or isinstance(waiting, Hangup):
+            break
+        if isinstance(waiting, Transfer):
+            result.transfer_to = setup.pool(waiting.pool).fallback_number
+        event = await _ask(caller, pending, waiting, clock, result.transfer_to)
+        state, actions = step(flow, state, event)
+        result.state = state
+        if isinstance(event, CallerHungUp):
+            break
+    return result
+
+
+async def _ask(
+    caller: Caller,
+    heard: list[Heard],
+    waiting: Gather | Record | Transfer,
+    clock: Callable[[], float],
+    transfer_to: str | None,
+) -> Event:
+    if isinstance(waiting, Gather):
+        answer = await caller.gather(heard, _gather_spec(waiting))
+        if isinstance(answer, Digits):
+            return DigitsEntered(clock(), answer.keys.rstrip("#"))
+        if isinstance(answer, Speech):
+            return SpeechHeard(clock(), answer.text, answer.confidence)
+        return NoInput(clock()) if isinstance(answer, Silence) else CallerHungUp(clock())
+    if isinstance(waiting, Record):
+        recorded = await caller.record(
+            heard, spec.Record(timeout=waiting.silence_timeout_s, max_length=waiting.max_seconds)
+        )
+        if isinstance(recorded, RecordInput):
+            seconds = _record_seconds(recorded)
+            return RecordingFinished(clock(), "local://recording", seconds)
+        return NoInput(clock()) if isinstance(recorded, Silence) else CallerHungUp(clock())
+    dial = spec.Dial(
+        targets=(spec.DialTarget(transfer_to or ""),),
+        timeout=waiting.timeout_s,
+        answer_on_bridge=True,
+    )
+    outcome = await caller.dial(heard, dial)
+    if isinstance(outcome, HangUp):
+        return CallerHungUp(clock())
+    return TransferEnded(clock(), _transfer_outcome(outcome), outcome.duration_s)
+
+
+def _heard(action: Say | Play) -> Heard:
+    if isinstance(action, Say):
+        return Heard("say", text=action.text, voice=action.voice, language=action.language)
+    return Heard("play", url=action.url, loop=action.loop)
+
+
+def _gather_spec(gather: Gather) -> spec.Gather:
+    inputs = {name for name, on in (("dtmf", gather.keypad), ("speech", gather.speech)) if on}
+    return spec.Gather(
+        timeout=gather.timeout_s,
+        num_digits=gather.max_digits,
+        input=frozenset(inputs),
+        language=gather.language,
+        hints=", ".join(gather.hints) or None,
+        prompts=tuple(
+            spec.Say(p.text, p.voice, p.language) if isinstance(p, Say) else spec.Play(p.url)
+            for p in gather.prompt
+        ),
+    )
+
+
+def _record_seconds(recorded: RecordInput) -> float:
+    if recorded.duration_s is not None:
+        return recorded.duration_s
+    if isinstance(recorded.audio, bytes):
+        return wav_duration(recorded.audio)
+    if recorded.audio is not None:
+        return wav_file_duration(recorded.audio)
+    return 0.0
+
+
+def _transfer_outcome(outcome: DialOutcome) -> TransferOutcome:
+    """Until officer screening exists, an answered transfer is a bridged one, as on Twilio."""
+    if outcome.status == "completed":
+        return "bridged" if outcome.answered else "failed"
+    mapping: dict[str, TransferOutcome] = {"no-answer": "no_answer", "busy": "busy"}
+    return mapping.get(outcome.status, "failed" if outcome.status == "failed" else "canceled")

@@ -1,0 +1,166 @@
+"""``warmline simulate``: one call, in-process or against a server, typed or scripted.
+
+Against a server the simulator plays Twilio (signed webhooks, TwiML followed). It then reads the
+call's path and answers from the call state in Redis — the same Redis the server uses, found the
+same way — when that is reachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import click
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from ivr.config import Settings
+from ivr.deployment import Setup
+from ivr.engine.state import CallState
+from ivr.redis_server import DEFAULT_HOST, DEFAULT_PORT, is_listening
+from ivr.simulator.caller import Caller, ScriptedCaller
+from ivr.simulator.carrier import Carrier, CarrierConfig
+from ivr.simulator.local import call_locally
+from ivr.simulator.model import CallRecord, Heard
+from ivr.simulator.script import check, load_script
+from ivr.simulator.terminal import HELP, TerminalCaller
+from ivr.telephony.call_store import CallStore
+
+DEFAULT_ACCOUNT_SID = "AC" + "5" * 32
+
+
+@dataclass
+class CallSummary:
+    """A finished simulated call, the same shape in both modes."""
+
+    path: list[str]
+    answers: dict[str, str]
+    outcome: str | None
+    said: list[str]
+    transfer_to: str | None
+    heard: list[Heard] = field(default_factory=list)
+    record: CallRecord | None = None  # the carrier's full record, over HTTP only
+
+
+async def call_in_process(
+    setup: Setup, caller: Caller, to_number: str, from_number: str
+) -> CallSummary:
+    local = await call_locally(setup, caller, to_number, from_number, time.time)
+    state = local.state
+    return CallSummary(
+        state.path, state.slots, state.outcome, local.said, local.transfer_to, local.heard
+    )
+
+
+async def call_server(
+    server: str,
+    caller: Caller,
+    to_number: str,
+    from_number: str,
+    settings: Settings,
+    redis_url: str | None,
+) -> CallSummary:
+    """Place the call as Twilio would; path and answers come from Redis when it is reachable."""
+    if settings.twilio_auth_token is None:
+        raise ValueError(
+            "WARMLINE_TWILIO_AUTH_TOKEN is not set: the simulator signs webhooks with the same "
+            "token as the server (scripts/run.sh prints it)."
+        )
+    base = server.rstrip("/")
+    config = CarrierConfig(
+        account_sid=settings.twilio_account_sid or DEFAULT_ACCOUNT_SID,
+        auth_token=settings.twilio_auth_token.get_secret_value(),
+        voice_url=f"{base}/twilio/voice",
+        status_callback_url=f"{base}/twilio/status",
+    )
+    async with Carrier(config) as carrier:
+        record = await carrier.place_call(caller, from_number=from_number, to_number=to_number)
+    heard = [h for h in record.heard if h.leg == "caller"]
+    transfer_to = record.transfer.number if record.transfer else None
+    state = await _stored_state(redis_url, settings.call_ttl_s, record.call_sid)
+    if state is None:
+        return CallSummary([], {}, None, record.said, transfer_to, heard, record)
+    return CallSummary(
+        state.path, state.slots, state.outcome, record.said, transfer_to, heard, record
+    )
+
+
+def run_simulation(
+    setup: Setup,
+    to_number: str,
+    from_number: str,
+    *,
+    server: str | None,
+    script: str | None,
+) -> bool:
+    """Run one call and print it; False when a scripted expectation was not met."""
+    return asyncio.run(_simulate(setup, to_number, from_number, server, script))
+
+
+async def _simulate(
+    setup: Setup, to_number: str, from_number: str, server: str | None, script_path: str | None
+) -> bool:
+    script = load_script(script_path) if script_path else None
+    to_number = (script.to_number if script else None) or to_number
+    from_number = (script.from_number if script else None) or from_number
+    terminal = TerminalCaller()
+    caller: Caller = ScriptedCaller(script.turns) if script else terminal
+    where = f"server {server}" if server else "the in-process engine"
+    click.echo(f"Calling {to_number} from {from_number} through {where}.")
+    if script is None:
+        click.echo(HELP)
+    if server:
+        settings = Settings()
+        summary = await call_server(
+            server, caller, to_number, from_number, settings, _redis_url(settings)
+        )
+        if summary.record is not None and summary.record.ended_by == "application-error":
+            click.secho(f"Application error {summary.record.error_code}.", fg="red")
+    else:
+        summary = await call_in_process(setup, caller, to_number, from_number)
+    if script is not None:
+        for heard in summary.heard:
+            terminal.show(heard)
+    _print_summary(summary)
+    if script is None or script.expect is None:
+        return True
+    failures = check(script.expect, summary)
+    for failure in failures:
+        click.secho(f"FAIL {failure}", fg="red")
+    if not failures:
+        click.secho(f"PASS {script.name}", fg="green")
+    return not failures
+
+
+def _redis_url(settings: Settings) -> str | None:
+    if settings.redis_url:
+        return settings.redis_url
+    if is_listening(DEFAULT_HOST, DEFAULT_PORT):
+        return f"redis://{DEFAULT_HOST}:{DEFAULT_PORT}/0"
+    return None
+
+
+async def _stored_state(redis_url: str | None, ttl_s: int, call_sid: str) -> CallState | None:
+    if redis_url is None:
+        return None
+    redis = Redis.from_url(redis_url)
+    try:
+        stored = await CallStore(redis, ttl_s).get(call_sid)
+    except RedisError:
+        return None
+    finally:
+        await redis.aclose()
+    return stored.state if stored else None
+
+
+def _print_summary(summary: CallSummary) -> None:
+    click.echo("")
+    if not summary.path:
+        click.echo("(call state not readable from here: set WARMLINE_REDIS_URL to see the path)")
+    click.echo(f"path:    {' → '.join(summary.path) if summary.path else '(unknown)'}")
+    answers = ", ".join(f"{k}={v}" for k, v in summary.answers.items())
+    click.echo(f"answers: {answers or '(none)'}")
+    click.echo(f"outcome: {summary.outcome or '(unknown)'}")
+    if summary.transfer_to:
+        click.echo(f"transfer: {summary.transfer_to}")
