@@ -18,7 +18,9 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--deployment", help="Deployment file (default: $WARMLINE_DEPLOYMENT or warmline.yaml).")
+@click.option(
+    "--deployment", help="Deployment file (default: $WARMLINE_DEPLOYMENT or warmline.yaml)."
+)
 @click.option("--host", help="Interface to bind (default: $WARMLINE_HOST or 127.0.0.1).")
 @click.option("--port", type=int, help="Port to bind (default: $WARMLINE_PORT or 8080).")
 def serve(deployment: str | None, host: str | None, port: int | None) -> None:
@@ -31,7 +33,9 @@ def serve(deployment: str | None, host: str | None, port: int | None) -> None:
     from ivr.server.app import MissingSecret, create_app
 
     configure()
-    overrides = {k: v for k, v in {"deployment": deployment, "host": host, "port": port}.items() if v}
+    overrides = {
+        k: v for k, v in {"deployment": deployment, "host": host, "port": port}.items() if v
+    }
     settings = Settings(**overrides)  # type: ignore[arg-type]
     setup = _load_setup(settings.deployment)
     try:
@@ -61,7 +65,7 @@ def validate(paths: tuple[str, ...], as_json: bool) -> None:
     """Check flows and deployment files; print every problem as path:line: message."""
     from ivr.deployment import load_setup
     from ivr.flows import load_flows
-    from ivr.flows.yaml_source import read_yaml_file
+    from ivr.yaml_source import read_yaml_file
 
     targets = list(paths) or (["warmline.yaml"] if Path("warmline.yaml").exists() else ["flows"])
     problems: list[Problem] = []
@@ -102,7 +106,9 @@ def schema() -> None:
 @click.option("--number", "to_number", help="Tracking number to call (default: the first).")
 @click.option("--from", "from_number", default="+15125550123", show_default=True)
 @click.option("--server", help="Base URL of a running server: play Twilio's side over HTTP.")
-@click.option("--script", type=click.Path(exists=True), help="Scripted call (YAML) instead of typing.")
+@click.option(
+    "--script", type=click.Path(exists=True), help="Scripted call (YAML) instead of typing."
+)
 def simulate(
     deployment: str,
     to_number: str | None,

@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ivr.answers import get_parser
 from ivr.flows.loader import load_flows
 from ivr.flows.schema import Flow, TransferStep
-from ivr.flows.yaml_source import Location, Source, read_yaml_file
 from ivr.problems import InvalidConfig, Problem
 from ivr.schema_errors import Describe, problems_from_validation
+from ivr.yaml_source import Location, Source, read_yaml_file
 
 E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{7,14}$")]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
@@ -134,14 +134,12 @@ def _cross_check(deployment: Deployment, source: Source) -> list[Problem]:
     for index, campaign in enumerate(deployment.campaigns):
         for position, loan_type in enumerate(campaign.loan_types):
             if loan_type not in loan_types:
-                location = ("campaigns", index, "loan_types", position)
-                problems.append(
-                    _unknown(source, location, "loan type", loan_type, sorted(loan_types))
-                )
+                where: Location = ("campaigns", index, "loan_types", position)
+                problems.append(_unknown(source, where, "loan type", loan_type, sorted(loan_types)))
         for position, state in enumerate(campaign.states):
             if state not in states:
-                location = ("campaigns", index, "states", position)
-                problems.append(_unknown(source, location, "state", state, sorted(states)))
+                where = ("campaigns", index, "states", position)
+                problems.append(_unknown(source, where, "state", state, sorted(states)))
     campaigns = [c.id for c in deployment.campaigns]
     publishers = [p.id for p in deployment.publishers]
     for index, number in enumerate(deployment.numbers):
@@ -183,5 +181,3 @@ def _describe(source: Source) -> Describe:
         return "", location
 
     return describe
-
-

@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ivr.flows.yaml_source import Location, Source
 from ivr.problems import Problem
+from ivr.yaml_source import Location, Source
 
 Describe = Callable[[Location], tuple[str, Location]]
 """Splits a data location into a prefix for the message ("step 'credit': ") and the rest."""
@@ -23,8 +23,11 @@ ModelAt = Callable[[Location], type[BaseModel] | None]
 """The model that owns a data location, for did-you-mean suggestions."""
 
 
-def data_location(data: Any, loc: Sequence[str | int]) -> Location:
-    """Map a pydantic error location onto the data, dropping union tags."""
+def data_location(data: Any, loc: Sequence[str | int], missing: bool = False) -> Location:
+    """Map a pydantic error location onto the data, dropping union tags.
+
+    For a ``missing`` error the last part names a field the data lacks: it is kept.
+    """
     found: list[str | int] = []
     current = data
     parts = list(loc)
@@ -34,14 +37,12 @@ def data_location(data: Any, loc: Sequence[str | int]) -> Location:
             if part in current and not (following in current and following != part):
                 found.append(part)
                 current = current[part]
+            elif missing and i == len(parts) - 1:
+                found.append(part)
             continue
-        if isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
             found.append(part)
             current = current[part]
-            continue
-        # A tag or a key the data does not have (a missing field): keep it for the message.
-        if i == len(parts) - 1 and isinstance(part, str):
-            found.append(part)
     return tuple(found)
 
 
@@ -54,16 +55,14 @@ def problems_from_validation(
     """One problem per pydantic error, worded for a person editing the file."""
     problems = []
     for item in error.errors(include_url=False):
-        location = data_location(source.data, item["loc"])
+        location = data_location(source.data, item["loc"], missing=item["type"] == "missing")
         prefix, rest = describe(location)
         message = _message(item, location, rest, model_at)
         problems.append(Problem(source.path, source.line(location), prefix + message))
     return problems
 
 
-def _message(
-    item: Any, location: Location, rest: Location, model_at: ModelAt | None
-) -> str:
+def _message(item: Any, location: Location, rest: Location, model_at: ModelAt | None) -> str:
     kind = item["type"]
     name = str(rest[-1]) if rest else ""
     field = format_location(rest)
@@ -81,14 +80,30 @@ def _message(
     if kind == "value_error":
         message = message.removeprefix("Value error, ")
     elif kind == "string_pattern_mismatch":
-        message = f"'{item.get('input')}' is not a valid name (lowercase letters, digits, '_')"
+        message = _pattern_message(str(item.get("input")), str(item.get("ctx", {}).get("pattern")))
     return f"field '{field}': {message}" if field else message
 
 
+_PATTERN_MEANINGS = {
+    r"^[a-z][a-z0-9_]*$": "a name of lowercase letters, digits and '_'",
+    r"^[a-z][a-z0-9_-]*$": "a name of lowercase letters, digits, '_' and '-'",
+    r"^[0-9*#]{1,12}$": "keypad keys (0-9, * and #, at most 12)",
+    r"^https?://\S+$": "an http(s) URL",
+    r"^\+[1-9][0-9]{7,14}$": "a phone number in E.164 form, e.g. +15125550123",
+}
+
+
+def _pattern_message(value: str, pattern: str) -> str:
+    meaning = _PATTERN_MEANINGS.get(pattern, f"text matching {pattern}")
+    return f"'{value}' is not {meaning}"
+
+
 def format_location(location: Location) -> str:
-    """``('cases', 0, 'when')`` → ``cases[0].when``."""
+    """``('cases', 0, 'when')`` → ``cases[0].when``; pydantic's ``[key]`` marker is dropped."""
     text = ""
     for part in location:
+        if part == "[key]":
+            continue
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
     return text
 

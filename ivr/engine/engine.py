@@ -197,7 +197,7 @@ class _Turn:
         self.state.step = None
         for _ in range(MAX_STEPS_PER_TURN):
             if step_id is None:
-                self._end(self.state.outcome or "completed")
+                self._end(None)
                 return
             current = self.flow.step(step_id)
             self.log(current.id, "enter")
@@ -284,9 +284,8 @@ class _Turn:
         self.state.turn += 1
         self.actions.append(action)
 
-    def _end(self, outcome: str) -> None:
-        if self.state.outcome != "callback_requested" or outcome != "completed":
-            self.state.outcome = outcome
+    def _end(self, outcome: str | None) -> None:
+        self.state.outcome = outcome or self.state.outcome or "completed"
         self.state.status = "ended"
         self.state.ended_at = self.at
         self.state.step = None
@@ -294,4 +293,6 @@ class _Turn:
         self.actions.append(Hangup())
 
     def log(self, step_id: str, event: str, detail: str | None = None) -> None:
-        self.state.history.append(HistoryEntry(at=self.at, step=step_id, event=event, detail=detail))
+        self.state.history.append(
+            HistoryEntry(at=self.at, step=step_id, event=event, detail=detail)
+        )

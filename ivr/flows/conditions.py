@@ -79,7 +79,8 @@ def _condition_kind(value: Any) -> str:
             if key in value:
                 return f"{key}_of"
     elif isinstance(value, BaseModel):
-        return {AllOf: "all_of", AnyOf: "any_of", NotOf: "not_of"}.get(type(value), "slot_test")
+        kinds: dict[type[BaseModel], str] = {AllOf: "all_of", AnyOf: "any_of", NotOf: "not_of"}
+        return kinds.get(type(value), "slot_test")
     return "slot_test"
 
 
@@ -113,26 +114,31 @@ def evaluate(
 
 def _test(test: SlotTest, value: str | None, campaign_lists: Mapping[str, Sequence[str]]) -> bool:
     operator = test.operator
-    operand = test.operand(operator)
     if operator == "present":
-        return (value is not None) == operand
+        return (value is not None) == bool(test.present)
     if value is None:
         return operator in ("not_equals", "not_in")
     if operator in ("equals", "not_equals"):
-        return (value == operand) == (operator == "equals")
+        return (value == test.equals) if operator == "equals" else (value != test.not_equals)
     if operator in ("in", "not_in"):
-        members = campaign_lists.get(operand.campaign, ()) if isinstance(operand, CampaignRef) else operand
+        operand = test.in_ if operator == "in" else test.not_in
+        members = (
+            campaign_lists.get(operand.campaign, ())
+            if isinstance(operand, CampaignRef)
+            else operand or []
+        )
         return (value in members) == (operator == "in")
     number = _as_number(value)
-    if number is None:
+    bound = test.operand(operator)
+    if number is None or not isinstance(bound, float):
         return False
-    if operator == "gte":
-        return number >= operand
-    if operator == "gt":
-        return number > operand
-    if operator == "lte":
-        return number <= operand
-    return number < operand
+    comparisons = {
+        "gte": number >= bound,
+        "gt": number > bound,
+        "lte": number <= bound,
+        "lt": number < bound,
+    }
+    return comparisons[operator]
 
 
 def _as_number(value: str) -> float | None:

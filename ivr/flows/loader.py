@@ -9,9 +9,9 @@ from pydantic import BaseModel, ValidationError
 
 from ivr.flows.checks import check_flow
 from ivr.flows.schema import STEP_MODELS, Flow
-from ivr.flows.yaml_source import Location, Source, read_yaml, read_yaml_file
 from ivr.problems import InvalidConfig, Problem
 from ivr.schema_errors import Describe, ModelAt, problems_from_validation
+from ivr.yaml_source import Location, Source, read_yaml, read_yaml_file
 
 
 def parse_flow(source: Source, known_pools: Iterable[str] | None = None) -> Flow:
@@ -99,4 +99,3 @@ def _model_at(source: Source) -> ModelAt:
         return None
 
     return model_at
-

@@ -61,7 +61,7 @@ class PlayStep(_Continues):
 
 
 class AskStep(_Continues):
-    """Ask a question by keypad and/or speech, parse the answer into a slot, re-prompt on failure."""
+    """Ask by keypad and/or speech, parse the answer into a slot, re-prompt on failure."""
 
     kind: Literal["ask"]
     slot: SlotName
@@ -138,11 +138,15 @@ class VoicemailStep(_Continues):
 
 
 class HangupStep(_Step):
-    """Say an optional goodbye and end the call, recording the call's outcome."""
+    """Say an optional goodbye and end the call.
+
+    ``outcome`` names how the call ended for reports; without it the call keeps the outcome it
+    already has (``callback_requested`` after a voicemail), else ``completed``.
+    """
 
     kind: Literal["hangup"]
     text: Text | None = None
-    outcome: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] = "completed"
+    outcome: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] | None = None
 
 
 class GotoStep(_Step):

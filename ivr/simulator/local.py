@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ivr.deployment import Setup
 from ivr.engine import new_call, step
-from ivr.engine.actions import Action, Gather, Hangup, Play, Record, Say, Transfer
+from ivr.engine.actions import Gather, Hangup, Play, Record, Say, Transfer
 from ivr.engine.events import (
     CallContext,
     CallerHungUp,
@@ -30,8 +30,8 @@ from ivr.engine.state import CallState
 from ivr.simulator import twiml_reader as spec
 from ivr.simulator.caller import (
     Caller,
-    Digits,
     DialOutcome,
+    Digits,
     HangUp,
     RecordInput,
     Silence,
@@ -91,7 +91,7 @@ async def call_locally(
     result = LocalCall(state)
     for _ in range(MAX_TURNS):
         pending: list[Heard] = []
-        waiting: Action | None = None
+        waiting: Gather | Record | Transfer | Hangup | None = None
         for action in actions:
             if isinstance(action, Say | Play):
                 pending.append(_heard(action))
@@ -126,7 +126,7 @@ async def _ask(
     if isinstance(waiting, Gather):
         answer = await caller.gather(heard, _gather_spec(waiting))
         if isinstance(answer, Digits):
-            return DigitsEntered(clock(), answer.keys.rstrip("#"))
+            return DigitsEntered(clock(), _keys_as_twilio_sends_them(answer.keys, waiting))
         if isinstance(answer, Speech):
             return SpeechHeard(clock(), answer.text, answer.confidence)
         return NoInput(clock()) if isinstance(answer, Silence) else CallerHungUp(clock())
@@ -134,10 +134,12 @@ async def _ask(
         recorded = await caller.record(
             heard, spec.Record(timeout=waiting.silence_timeout_s, max_length=waiting.max_seconds)
         )
-        if isinstance(recorded, RecordInput):
-            seconds = _record_seconds(recorded)
-            return RecordingFinished(clock(), "local://recording", seconds)
-        return NoInput(clock()) if isinstance(recorded, Silence) else CallerHungUp(clock())
+        if isinstance(recorded, RecordInput) and _record_seconds(recorded) > 0:
+            return RecordingFinished(clock(), "local://recording", _record_seconds(recorded))
+        hung_up = isinstance(recorded, HangUp) or (
+            isinstance(recorded, RecordInput) and recorded.finished_on_key == "hangup"
+        )
+        return CallerHungUp(clock()) if hung_up else NoInput(clock())
     dial = spec.Dial(
         targets=(spec.DialTarget(transfer_to or ""),),
         timeout=waiting.timeout_s,
@@ -147,6 +149,13 @@ async def _ask(
     if isinstance(outcome, HangUp):
         return CallerHungUp(clock())
     return TransferEnded(clock(), _transfer_outcome(outcome), outcome.duration_s)
+
+
+def _keys_as_twilio_sends_them(keys: str, gather: Gather) -> str:
+    """Twilio stops at ``numDigits`` keys, or at ``#`` (not sent) when there is no limit."""
+    if gather.max_digits is not None:
+        return keys[: gather.max_digits]
+    return keys.split("#", 1)[0]
 
 
 def _heard(action: Say | Play) -> Heard:

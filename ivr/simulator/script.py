@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ivr.flows.yaml_source import read_yaml_file
 from ivr.problems import InvalidConfig, Problem
+from ivr.yaml_source import read_yaml_file
 
 _NUMBERS = {"confidence", "duration", "ring", "seconds"}
 _FLAGS = {"silence", "hangup", "caller_hangs_up"}

@@ -51,7 +51,10 @@ class CallStore:
         return self._prefix + call_sid
 
     async def get(self, call_sid: str) -> StoredCall | None:
-        version, state, twiml = await self._redis.hmget(self.key(call_sid), ["v", "state", "twiml"])
+        fields: list[bytes | None] = await self._redis.hmget(  # type: ignore[misc]
+            self.key(call_sid), ["v", "state", "twiml"]
+        )
+        version, state, twiml = fields
         if version is None or state is None:
             return None
         return StoredCall(_text(version), CallState.model_validate_json(state), _text(twiml or b""))

@@ -148,7 +148,9 @@ async def test_no_input_redirect_reprompts(twilio: Twilio) -> None:
 
 async def test_speech_result_fills_the_slot(twilio: Twilio, redis: Redis) -> None:
     await twilio.post("/twilio/voice", twilio.params(CallStatus="ringing"))
-    await twilio.post("/twilio/gather?turn=1", twilio.params(SpeechResult="cash out", Confidence="0.8"))
+    await twilio.post(
+        "/twilio/gather?turn=1", twilio.params(SpeechResult="cash out", Confidence="0.8")
+    )
     status, body = await twilio.post(
         "/twilio/gather?turn=2", twilio.params(SpeechResult="Washington DC.", Confidence="0.9")
     )
@@ -162,12 +164,12 @@ async def test_record_then_transfer_then_declined_rolls_to_voicemail(twilio: Twi
     await twilio.post("/twilio/voice", twilio.params(CallStatus="ringing"))
     await twilio.post("/twilio/gather?turn=1", twilio.params(Digits="1"))
     await twilio.post("/twilio/gather?turn=2", twilio.params(Digits="75201"))
-    status, body = await twilio.post("/twilio/gather?turn=3", twilio.params(Digits="2"))
+    _, body = await twilio.post("/twilio/gather?turn=3", twilio.params(Digits="2"))
     record = next(v for v in verbs(body) if v.tag == "Record")
     assert record.attrib["action"] == f"{PUBLIC}/twilio/record?turn=4"
     assert record.attrib["maxLength"] == "20"
     assert record.attrib["recordingStatusCallback"] == f"{PUBLIC}/twilio/recording-status"
-    status, body = await twilio.post(
+    _, body = await twilio.post(
         "/twilio/record?turn=4",
         twilio.params(RecordingUrl="https://api.twilio.com/RE1", RecordingDuration="5", Digits="#"),
     )
@@ -175,9 +177,9 @@ async def test_record_then_transfer_then_declined_rolls_to_voicemail(twilio: Twi
     assert dial.attrib["action"] == f"{PUBLIC}/twilio/dial?turn=5"
     assert dial.attrib["answerOnBridge"] == "true"
     assert dial.attrib["record"] == "record-from-answer-dual"
-    assert dial.find("Number") is not None and dial.find("Number").text == "+15125550101"  # type: ignore[union-attr]
+    assert [n.text for n in dial.iter("Number")] == ["+15125550101"]
     # Officer answered but declined: completed with DialBridged=false is NOT a transfer.
-    status, body = await twilio.post(
+    _, body = await twilio.post(
         "/twilio/dial?turn=5",
         twilio.params(DialCallStatus="completed", DialBridged="false", DialCallSid="CA" + "2" * 32),
     )
@@ -233,9 +235,7 @@ async def test_webhook_for_unknown_call_gets_defined_fallback(twilio: Twilio) ->
     assert (dial.text or "").strip() == "+15125550100"  # the campaign's fallback number
 
 
-async def test_redis_down_gives_the_caller_a_defined_fallback(
-    redis: Redis, tmp_path: Path
-) -> None:
+async def test_redis_down_gives_the_caller_a_defined_fallback(redis: Redis, tmp_path: Path) -> None:
     settings = Settings(twilio_auth_token=AUTH_TOKEN, public_url=PUBLIC)  # type: ignore[call-arg]
     app = create_app(settings, load_setup(ROOT / "warmline.yaml"), "redis://127.0.0.1:1/0")
     app.cleanup_ctx.clear()  # start without the Redis ping: Redis is down from the outset
@@ -244,3 +244,28 @@ async def test_redis_down_gives_the_caller_a_defined_fallback(
         status, body = await client.post("/twilio/voice", client.params(CallStatus="ringing"))
     assert status == 200
     assert "technical difficulties" in said(body)[0]
+
+
+async def _to_goal_recording(twilio: Twilio) -> None:
+    await twilio.post("/twilio/voice", twilio.params(CallStatus="ringing"))
+    await twilio.post("/twilio/gather?turn=1", twilio.params(Digits="1"))
+    await twilio.post("/twilio/gather?turn=2", twilio.params(Digits="75201"))
+    await twilio.post("/twilio/gather?turn=3", twilio.params(Digits="2"))
+
+
+async def test_hang_up_during_record_without_audio_abandons(twilio: Twilio, redis: Redis) -> None:
+    await _to_goal_recording(twilio)
+    params = twilio.params(RecordingUrl="https://api.twilio.com/RE9", RecordingDuration="0")
+    await twilio.post("/twilio/record?turn=4", {**params, "Digits": "hangup"})
+    state = await stored(redis)
+    assert (state.status, state.outcome) == ("ended", "abandoned")
+    assert "goal_recording" not in state.answers
+
+
+async def test_message_left_before_hanging_up_is_kept(twilio: Twilio, redis: Redis) -> None:
+    await _to_goal_recording(twilio)
+    params = twilio.params(RecordingUrl="https://api.twilio.com/RE9", RecordingDuration="7")
+    status, _ = await twilio.post("/twilio/record?turn=4", {**params, "Digits": "hangup"})
+    assert status == 200
+    state = await stored(redis)
+    assert state.answers["goal_recording"].value == "https://api.twilio.com/RE9"

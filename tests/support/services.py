@@ -84,10 +84,12 @@ def start_server(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
-        with contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError):
-            with urllib.request.urlopen(f"{server.url}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return server
+        with (
+            contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
+            urllib.request.urlopen(f"{server.url}/healthz", timeout=1) as response,
+        ):
+            if response.status == 200:
+                return server
         time.sleep(0.05)
     server.stop(signal.SIGKILL)
     raise RuntimeError(f"server did not become healthy:\n{server.log()}")

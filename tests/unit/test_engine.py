@@ -177,7 +177,7 @@ def test_declined_transfer_rolls_to_callback(flow: Flow) -> None:
     assert call.state.step == "callback_offer"
     call.send(RecordingFinished, "https://example.test/RE2", 12.0)
     assert isinstance(call.actions[-1], Hangup)
-    assert call.state.outcome == "callback"
+    assert call.state.outcome == "callback_requested"
     assert call.state.answers["voicemail"].value == "https://example.test/RE2"
 
 

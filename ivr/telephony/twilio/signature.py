@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from twilio.request_validator import RequestValidator
 
 from ivr.logs import fields
@@ -17,7 +17,7 @@ from ivr.logs import fields
 log = logging.getLogger(__name__)
 
 
-def signature_middleware(auth_token: str, public_base: str, prefix: str = "/twilio/") -> web.Middleware:
+def signature_middleware(auth_token: str, public_base: str, prefix: str = "/twilio/") -> Middleware:
     """Refuse (403) any request under ``prefix`` whose signature does not match."""
     validator = RequestValidator(auth_token)
 

@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from twilio.twiml.voice_response import Dial, Gather as TwiGather, VoiceResponse
+from twilio.twiml.voice_response import Dial, VoiceResponse
+from twilio.twiml.voice_response import Gather as TwiGather
 
 from ivr.engine.actions import Action, Gather, Hangup, Play, Record, Say, Transfer
 
@@ -38,9 +39,7 @@ def turn_urls(base: str, turn: int) -> TurnUrls:
     )
 
 
-def render(
-    actions: Sequence[Action], urls: TurnUrls, pool_number: Callable[[str], str]
-) -> str:
+def render(actions: Sequence[Action], urls: TurnUrls, pool_number: Callable[[str], str]) -> str:
     """The TwiML document for one engine turn."""
     response = VoiceResponse()
     for action in actions:

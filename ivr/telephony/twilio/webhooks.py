@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from ivr.deployment import Setup
 from ivr.engine import UnexpectedEvent, new_call, step
+from ivr.engine.actions import Hangup
 from ivr.engine.events import (
     CallContext,
     CallerHungUp,
@@ -30,7 +31,6 @@ from ivr.engine.events import (
     TransferEnded,
     TransferOutcome,
 )
-from ivr.engine.actions import Hangup
 from ivr.engine.state import CallState
 from ivr.logs import fields
 from ivr.telephony.call_store import CallStore, StoredCall
@@ -228,9 +228,7 @@ class TwilioWebhooks:
 
     def _log_progress(self, before: CallState, after: CallState) -> None:
         if after.status == "ended" and before.status != "ended":
-            log.info(
-                "call ended", extra=fields(call_sid=after.call_sid, outcome=after.outcome)
-            )
+            log.info("call ended", extra=fields(call_sid=after.call_sid, outcome=after.outcome))
 
 
 def _twiml(body: str) -> web.Response:
@@ -267,9 +265,10 @@ def _gather_event(form: Form, at: float) -> Event:
 def _record_event(form: Form, at: float) -> Event:
     url = str(form.get("RecordingUrl", ""))
     duration = _float(form.get("RecordingDuration")) or 0.0
-    if not url or form.get("Digits") == "hangup" and duration == 0:
-        return NoInput(at)
-    return RecordingFinished(at, url, duration)
+    if url and duration > 0:
+        # Also when Digits=hangup: a message left before hanging up is still a message.
+        return RecordingFinished(at, url, duration)
+    return CallerHungUp(at) if form.get("Digits") == "hangup" else NoInput(at)
 
 
 _DIAL_OUTCOMES: dict[str, TransferOutcome] = {

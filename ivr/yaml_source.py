@@ -18,6 +18,7 @@ from ivr.problems import InvalidConfig, Problem
 Location = tuple[str | int, ...]
 
 MAX_NODES = 100_000
+MAX_DEPTH = 64
 MAX_BYTES = 2_000_000
 _NULLS = {"", "~", "null", "Null", "NULL"}
 _STANDARD_TAGS = {
@@ -57,6 +58,8 @@ def read_yaml(text: str, path: str) -> Source:
         raise InvalidConfig([Problem(path, 1, f"file is larger than {MAX_BYTES} bytes")])
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise InvalidConfig([Problem(path, 1, "the document is nested too deeply")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -88,10 +91,19 @@ class _Builder:
         self.source = source
         self.problems: list[Problem] = []
         self.nodes = 0
+        self.open: set[int] = set()  # nodes being built: an alias to one of them is a cycle
 
     def build(self, node: yaml.Node, location: Location) -> Any:
         self.nodes += 1
         line = node.start_mark.line + 1
+        if id(node) in self.open:
+            self.problems.append(Problem(self.source.path, line, "recursive YAML alias"))
+            return None
+        if len(location) > MAX_DEPTH:
+            self.problems.append(
+                Problem(self.source.path, line, f"nested deeper than {MAX_DEPTH} levels")
+            )
+            return None
         if self.nodes > MAX_NODES:
             if self.nodes == MAX_NODES + 1:
                 self.problems.append(
@@ -100,16 +112,22 @@ class _Builder:
             return None
         self.source.lines.setdefault(location, line)
         if node.tag not in _STANDARD_TAGS:
-            self.problems.append(Problem(self.source.path, line, f"unsupported YAML tag {node.tag}"))
+            self.problems.append(
+                Problem(self.source.path, line, f"unsupported YAML tag {node.tag}")
+            )
             return None
         if isinstance(node, yaml.ScalarNode):
             if node.style is None and node.value in _NULLS:
                 return None
             return str(node.value)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*location, i)) for i, item in enumerate(node.value)]
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, location)
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, (*location, i)) for i, item in enumerate(node.value)]
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, location)
+        finally:
+            self.open.discard(id(node))
         raise AssertionError(f"unexpected YAML node {node!r}")  # pragma: no cover
 
     def _mapping(self, node: yaml.MappingNode, location: Location) -> dict[str, Any]:

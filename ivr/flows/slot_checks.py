@@ -1,0 +1,164 @@
+"""Cross-reference checks on what flows say about answers: parsers, keypad maps, conditions, pools.
+
+A slot's possible values come from whatever fills it: an ask with a closed parser gives that
+parser's values, a ``set`` step gives the values it writes, and an ask with an open parser
+(``digits``) or a ``record`` step (a recording's URL) can give anything, which turns the value
+checks off for that slot. Run by :func:`ivr.flows.checks.check_flow`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from ivr.answers import PARSERS
+from ivr.flows.conditions import AllOf, AnyOf, CampaignRef, Condition, NotOf, SlotTest
+from ivr.flows.schema import AskStep, BranchStep, Flow, RecordStep, SetStep, TransferStep
+from ivr.yaml_source import Location
+
+if TYPE_CHECKING:
+    from ivr.flows.checks import Reporter
+
+Values = frozenset[str] | None
+"""The values a slot or parser can hold; ``None`` when it is open (any text)."""
+
+_NUMERIC = ("gte", "gt", "lte", "lt")
+_LITERAL = ("equals", "not_equals")
+_LISTED = ("in", "not_in")
+_MAX_LISTED = 12
+
+
+def check_slots(flow: Flow, report: Reporter, known_pools: frozenset[str] | None) -> None:
+    """Report unknown parsers and pools, impossible keypad entries and impossible conditions."""
+    domains = slot_domains(flow)
+    for index, step in enumerate(flow.steps):
+        if isinstance(step, AskStep):
+            _check_ask(index, step, report)
+        elif isinstance(step, BranchStep):
+            for k, case in enumerate(step.cases):
+                for location, test in leaf_tests(case.when, ("cases", k, "when")):
+                    _check_test(index, location, test, domains, report)
+        elif isinstance(step, TransferStep) and known_pools is not None:
+            _check_pool(index, step, known_pools, report)
+
+
+def parser_values(name: str) -> Values:
+    parser = PARSERS.get(name)
+    return None if parser is None else parser.values
+
+
+def slot_domains(flow: Flow) -> dict[str, Values]:
+    """Every slot some step fills, with the values it can hold."""
+    domains: dict[str, Values] = {}
+
+    def fill(slot: str, values: Values) -> None:
+        if slot in domains:
+            known = domains[slot]
+            values = None if known is None or values is None else known | values
+        domains[slot] = values
+
+    for step in flow.steps:
+        if isinstance(step, AskStep):
+            fill(step.slot, parser_values(step.parser))
+        elif isinstance(step, RecordStep):
+            fill(step.slot, None)
+        elif isinstance(step, SetStep):
+            for slot, value in step.values.items():
+                fill(slot, frozenset({value}))
+    return domains
+
+
+def leaf_tests(condition: Condition, location: Location) -> Iterator[tuple[Location, SlotTest]]:
+    """Each slot test in ``condition`` with its location in the data (``all[1]``, ``not``…)."""
+    if isinstance(condition, AllOf):
+        for k, part in enumerate(condition.all):
+            yield from leaf_tests(part, (*location, "all", k))
+    elif isinstance(condition, AnyOf):
+        for k, part in enumerate(condition.any):
+            yield from leaf_tests(part, (*location, "any", k))
+    elif isinstance(condition, NotOf):
+        yield from leaf_tests(condition.not_, (*location, "not"))
+    else:
+        yield location, condition
+
+
+def _check_ask(index: int, step: AskStep, report: Reporter) -> None:
+    if step.parser not in PARSERS:
+        known = ", ".join(sorted(PARSERS))
+        report.step(index, ("parser",), f"unknown parser '{step.parser}' (known parsers: {known})")
+    values = parser_values(step.parser)
+    if values is not None:
+        for key, value in step.keypad.items():
+            if value not in values:
+                message = f"'{value}' is not a value of parser '{step.parser}'"
+                report.step(index, ("keypad", key), message + _hint(value, values, report))
+    for key in step.keypad:
+        if step.max_digits is not None and len(key) > step.max_digits:
+            message = f"key '{key}' is longer than max_digits ({step.max_digits})"
+            report.step(index, ("keypad", key), f"{message} and can never be entered")
+        elif step.max_digits is None:
+            # Without max_digits, input ends as soon as the digits typed match a key.
+            shorter = sorted(k for k in step.keypad if k != key and key.startswith(k))
+            if shorter:
+                message = f"key '{key}' can never be entered: without max_digits, input stops"
+                report.step(index, ("keypad", key), f"{message} at key '{shorter[0]}'")
+
+
+def _check_pool(index: int, step: TransferStep, pools: frozenset[str], report: Reporter) -> None:
+    if step.pool in pools:
+        return
+    listed = (
+        f" (known pools: {', '.join(sorted(pools))})" if pools else " (no pools are configured)"
+    )
+    hint = report.did_you_mean(step.pool, pools) or listed
+    report.step(index, ("pool",), f"unknown pool '{step.pool}'{hint}")
+
+
+def _check_test(
+    index: int,
+    location: Location,
+    test: SlotTest,
+    domains: Mapping[str, Values],
+    report: Reporter,
+) -> None:
+    if test.slot not in domains:
+        hint = report.did_you_mean(test.slot, domains)
+        message = f"slot '{test.slot}' is never filled by an ask, record or set step{hint}"
+        report.step(index, (*location, "slot"), message)
+        return
+    values = domains[test.slot]
+    if values is None:
+        return
+    operator = test.operator
+    operand = test.operand(operator)
+    if operator in _LITERAL:
+        literals = [((*location, operator), str(operand))]
+    elif operator in _LISTED and not isinstance(operand, CampaignRef):
+        literals = [((*location, operator, j), str(item)) for j, item in enumerate(operand)]
+    else:
+        literals = []
+    for field, literal in literals:
+        if literal not in values:
+            message = f"'{literal}' is never a value of slot '{test.slot}'"
+            report.step(index, field, message + _hint(literal, values, report))
+    if operator in _NUMERIC and not all(_is_number(v) for v in values):
+        message = f"'{operator}' compares numbers, but slot '{test.slot}' never holds one"
+        report.step(index, (*location, operator), message + _listing(values))
+
+
+def _hint(word: str, values: frozenset[str], report: Reporter) -> str:
+    return report.did_you_mean(word, values) or _listing(values)
+
+
+def _listing(values: frozenset[str]) -> str:
+    if len(values) > _MAX_LISTED:
+        return ""
+    return f" (values: {', '.join(sorted(values))})"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
