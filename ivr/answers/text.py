@@ -25,6 +25,7 @@ from typing import Final, Generic, TypeVar
 
 __all__ = [
     "BOUNDARY",
+    "DONT_KNOW",
     "HEDGES",
     "HESITATIONS",
     "PREAMBLES",
@@ -51,7 +52,7 @@ HESITATIONS: Final[frozenset[str]] = frozenset(
 )
 """Sounds that carry no meaning in any answer (``mm``/``huh`` stay: "mm hmm", "uh huh")."""
 
-HEDGES: Final[tuple[str, ...]] = (
+DONT_KNOW: Final[tuple[str, ...]] = (
     "i dont know",
     "dont know",
     "i do not know",
@@ -59,6 +60,11 @@ HEDGES: Final[tuple[str, ...]] = (
     "im not sure",
     "i am not sure",
     "no idea",
+)
+"""Ways of saying "I don't know": dropped as hedges, and never a yes or a no."""
+
+HEDGES: Final[tuple[str, ...]] = (
+    *DONT_KNOW,
     "let me see",
     "lets see",
     "let me think",

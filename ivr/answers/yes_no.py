@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from ivr.answers.text import PhraseTable, tokens
+from ivr.answers.text import DONT_KNOW, PhraseTable, tokens
 
 __all__ = ["PARSER", "YES_NO", "YesNoParser"]
 
@@ -98,13 +98,7 @@ _NO_PHRASES: Final = (
 )
 
 _NEITHER: Final = (
-    "i dont know",
-    "dont know",
-    "i do not know",
-    "not sure",
-    "im not sure",
-    "i am not sure",
-    "no idea",
+    *DONT_KNOW,
     "maybe",
     "i dont remember",
 )

@@ -37,17 +37,22 @@ async def stored_state(redis_url: str, call_sid: str) -> CallState:
     return CallState.model_validate_json(raw)
 
 
-async def test_two_server_processes_serve_alternate_webhooks_of_one_call(
-    server_pair: list[ServerProcess], redis_url: str
-) -> None:
-    config = CarrierConfig(
+def behind_load_balancer(servers: list[ServerProcess], **switches: bool) -> CarrierConfig:
+    """Twilio calls one public URL; each request lands on the next process in turn."""
+    return CarrierConfig(
         account_sid=ACCOUNT_SID,
         auth_token=AUTH_TOKEN,
         voice_url=f"{LOAD_BALANCER}/twilio/voice",
         status_callback_url=f"{LOAD_BALANCER}/twilio/status",
-        backends=[s.url for s in server_pair],
+        backends=[s.url for s in servers],
+        **switches,
     )
-    async with Carrier(config) as carrier:
+
+
+async def test_two_server_processes_serve_alternate_webhooks_of_one_call(
+    server_pair: list[ServerProcess], redis_url: str
+) -> None:
+    async with Carrier(behind_load_balancer(server_pair)) as carrier:
         record = await carrier.place_call(
             ScriptedCaller(QUALIFIED), from_number="+15125550123", to_number="+18005550100"
         )
@@ -66,14 +71,8 @@ async def test_two_server_processes_serve_alternate_webhooks_of_one_call(
 async def test_concurrent_calls_across_two_processes_keep_their_own_answers(
     server_pair: list[ServerProcess], redis_url: str
 ) -> None:
-    config = CarrierConfig(
-        account_sid=ACCOUNT_SID,
-        auth_token=AUTH_TOKEN,
-        voice_url=f"{LOAD_BALANCER}/twilio/voice",
-        status_callback_url=f"{LOAD_BALANCER}/twilio/status",
-        backends=[s.url for s in server_pair],
-        duplicate_status_callbacks=True,
-        shuffle_status_callbacks=True,
+    config = behind_load_balancer(
+        server_pair, duplicate_status_callbacks=True, shuffle_status_callbacks=True
     )
     keys = ["1", "2", "3", "4"]
     values = ["refinance", "cash_out", "purchase", "heloc"]
