@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from blockbuster import blockbuster_ctx
 from redis.asyncio import Redis
 from twilio.request_validator import RequestValidator
 
@@ -71,7 +72,9 @@ async def twilio(redis: Redis, redis_url: str) -> AsyncIterator[Twilio]:
     settings = Settings(twilio_auth_token=AUTH_TOKEN, public_url=PUBLIC)  # type: ignore[call-arg]
     app = create_app(settings, load_setup(ROOT / "warmline.yaml"), redis_url)
     async with TestServer(app) as server, aiohttp.ClientSession() as session:
-        yield Twilio(session, str(server.make_url("")).rstrip("/"))
+        # Any blocking call (file, socket, sleep) made on the event loop from here fails the test.
+        with blockbuster_ctx():
+            yield Twilio(session, str(server.make_url("")).rstrip("/"))
 
 
 async def stored(redis: Redis) -> CallState:
