@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from ivr.problems import InvalidConfig, Problem
+
+if TYPE_CHECKING:
+    from ivr.deployment import Setup
 
 
 @click.group()
@@ -26,6 +29,7 @@ def main() -> None:
 def serve(deployment: str | None, host: str | None, port: int | None) -> None:
     """Serve Twilio's voice webhooks for the deployment's tracking numbers."""
     from aiohttp import web
+    from pydantic import ValidationError
 
     from ivr.config import Settings
     from ivr.logs import configure
@@ -36,7 +40,10 @@ def serve(deployment: str | None, host: str | None, port: int | None) -> None:
     overrides = {
         k: v for k, v in {"deployment": deployment, "host": host, "port": port}.items() if v
     }
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:  # e.g. WARMLINE_PORT=http
+        _fail(f"invalid settings in the environment: {error}")
     setup = _load_setup(settings.deployment)
     try:
         with redis_url(settings.redis_url) as url:
@@ -63,33 +70,27 @@ def serve(deployment: str | None, host: str | None, port: int | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print problems as a JSON list.")
 def validate(paths: tuple[str, ...], as_json: bool) -> None:
     """Check flows and deployment files; print every problem as path:line: message."""
-    from ivr.deployment import load_setup
-    from ivr.flows import load_flows
-    from ivr.yaml_source import read_yaml_file
-
     targets = list(paths) or (["warmline.yaml"] if Path("warmline.yaml").exists() else ["flows"])
     problems: list[Problem] = []
     checked = 0
     for target in targets:
-        path = Path(target)
-        if not path.exists():
+        if not Path(target).exists():
             problems.append(Problem(target, 0, "no such file or directory"))
             continue
-        try:
-            if path.is_file() and _is_deployment(read_yaml_file(target).data):
-                load_setup(path)
-            else:
-                load_flows([path])
-            checked += 1
-        except InvalidConfig as error:
-            problems.extend(error.problems)
+        deployments, flows = _split(Path(target))
+        for deployment in deployments:
+            problems.extend(_check_deployment(deployment))
+        if flows:
+            problems.extend(_check_flows(flows))
+        checked += len(deployments) + len(flows)
+    problems = list(dict.fromkeys(problems))  # a flow named by two targets is reported once
     if as_json:
         click.echo(json.dumps([p.as_dict() for p in problems], indent=2))
     else:
         for problem in problems:
             click.echo(str(problem))
         if not problems:
-            click.echo(f"ok: {checked} checked", err=True)
+            click.echo(f"ok: {checked} file(s) checked", err=True)
     sys.exit(1 if problems else 0)
 
 
@@ -117,18 +118,23 @@ def simulate(
     script: str | None,
 ) -> None:
     """Place a call from the terminal: type digits or words; an empty line is silence."""
+    from ivr.simulator.local import UnknownNumber
     from ivr.simulator.session import run_simulation
 
     setup = _load_setup(deployment)
     number = to_number or setup.deployment.numbers[0].number
     try:
         ok = run_simulation(setup, number, from_number, server=server, script=script)
-    except (OSError, ValueError) as error:
+    except InvalidConfig as error:  # the script file
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        _fail(f"{len(error.problems)} problem(s) in the script; no call placed.")
+    except (OSError, ValueError, UnknownNumber) as error:
         _fail(str(error))
     sys.exit(0 if ok else 1)
 
 
-def _load_setup(path: str):  # type: ignore[no-untyped-def]
+def _load_setup(path: str) -> Setup:
     from ivr.deployment import load_setup
 
     try:
@@ -139,8 +145,42 @@ def _load_setup(path: str):  # type: ignore[no-untyped-def]
         _fail(f"{len(error.problems)} problem(s) in the deployment; not starting.")
 
 
-def _is_deployment(data: object) -> bool:
-    return isinstance(data, dict) and "numbers" in data
+def _split(path: Path) -> tuple[list[Path], list[Path]]:
+    """A target's deployment files and flow files (a directory may hold both)."""
+    from ivr.deployment import is_deployment_data
+    from ivr.flows.loader import flow_files
+    from ivr.yaml_source import read_yaml_file
+
+    deployments: list[Path] = []
+    flows: list[Path] = []
+    for file in flow_files([path]):
+        try:
+            data = read_yaml_file(str(file)).data
+        except InvalidConfig:
+            data = None  # unreadable: the flow loader reports why
+        (deployments if is_deployment_data(data) else flows).append(file)
+    return deployments, flows
+
+
+def _check_deployment(path: Path) -> list[Problem]:
+    from ivr.deployment import load_setup
+
+    try:
+        load_setup(path)
+    except InvalidConfig as error:
+        return error.problems
+    return []
+
+
+def _check_flows(paths: list[Path]) -> list[Problem]:
+    """Flows are loaded together, so two files defining one flow name are caught."""
+    from ivr.flows import load_flows
+
+    try:
+        load_flows(paths)
+    except InvalidConfig as error:
+        return error.problems
+    return []
 
 
 def _fail(message: str) -> NoReturn:

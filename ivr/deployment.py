@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -95,28 +95,85 @@ class Setup:
 
 
 def load_setup(path: str | Path) -> Setup:
-    """Load the deployment file and its flows; raises :class:`InvalidConfig` with all problems."""
+    """Load the deployment file and its flows; raises :class:`InvalidConfig` with all problems.
+
+    The flows are loaded even when the deployment itself is invalid, so that one run reports
+    the problems of both.
+    """
     source = read_yaml_file(str(path))
+    if not isinstance(source.data, dict):
+        raise InvalidConfig([source.problem((), _NOT_A_MAPPING)])
     try:
         deployment = Deployment.model_validate(source.data)
     except ValidationError as error:
-        raise InvalidConfig(problems_from_validation(error, source, _describe(source))) from None
+        problems = problems_from_validation(error, source, _describe(source), _model_at)
+        flows_name = source.data.get("flows", "flows")
+        if isinstance(flows_name, str):
+            _load_flows(path, flows_name, _raw_pool_ids(source.data), source, problems)
+        raise InvalidConfig(problems) from None
     problems = _cross_check(deployment, source)
-    flows_dir = Path(path).parent / deployment.flows
-    flows: dict[str, Flow] = {}
-    try:
-        flows = load_flows([flows_dir], known_pools=[p.id for p in deployment.pools])
-    except InvalidConfig as error:
-        problems.extend(error.problems)
-    else:
+    pools = [p.id for p in deployment.pools]
+    flows = _load_flows(path, deployment.flows, pools, source, problems)
+    if flows is not None:
         for index, campaign in enumerate(deployment.campaigns):
             if campaign.flow not in flows:
                 problems.append(
                     _unknown(source, ("campaigns", index, "flow"), "flow", campaign.flow, flows)
                 )
-    if problems:
+    if problems or flows is None:  # no flows means a problem was added
         raise InvalidConfig(problems)
     return Setup(str(path), deployment, flows)
+
+
+_CAMPAIGN_LISTS = (("loan_types", "loan type", "loan_type"), ("states", "state", "us_state"))
+"""A campaign's lists, the word for one item, and the slot parser whose values they must be."""
+
+_NOT_A_MAPPING = (
+    "a deployment file is a mapping of sections: flows, publishers, campaigns, pools, numbers"
+)
+_SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "publishers": Publisher,
+    "campaigns": Campaign,
+    "pools": Pool,
+    "numbers": TrackingNumber,
+}
+
+
+def _load_flows(
+    path: str | Path,
+    flows_name: str,
+    pools: list[str] | None,
+    source: Source,
+    problems: list[Problem],
+) -> dict[str, Flow] | None:
+    """The flows in the deployment's flows directory, or None (with problems added)."""
+    flows_dir = Path(path).parent / flows_name
+    if not flows_dir.is_dir():
+        message = f"flows: '{flows_name}' is not a directory next to this file"
+        problems.append(source.problem(("flows",), message))
+        return None
+    try:
+        return load_flows([flows_dir], known_pools=pools)
+    except InvalidConfig as error:
+        problems.extend(error.problems)
+        return None
+
+
+def _raw_pool_ids(data: dict[str, Any]) -> list[str] | None:
+    """Pool ids of a deployment that failed validation; None (no pool check) when unclear."""
+    pools = data.get("pools")
+    if not isinstance(pools, list):  # absent here is likely a misspelt 'pools': don't cascade
+        return None
+    return [p["id"] for p in pools if isinstance(p, dict) and isinstance(p.get("id"), str)]
+
+
+def is_deployment_data(data: object) -> bool:
+    """Whether a YAML document looks like a deployment file rather than a flow."""
+    return (
+        isinstance(data, dict)
+        and not {"flow", "steps"} & set(data)
+        and bool(set(Deployment.model_fields) & set(data))
+    )
 
 
 def transfer_pools(flow: Flow) -> set[str]:
@@ -129,17 +186,16 @@ def _cross_check(deployment: Deployment, source: Source) -> list[Problem]:
     problems += _duplicates(source, "campaigns", [c.id for c in deployment.campaigns], "id")
     problems += _duplicates(source, "pools", [p.id for p in deployment.pools], "id")
     problems += _duplicates(source, "numbers", [n.number for n in deployment.numbers], "number")
-    loan_types = get_parser("loan_type").values or frozenset()
-    states = get_parser("us_state").values or frozenset()
     for index, campaign in enumerate(deployment.campaigns):
-        for position, loan_type in enumerate(campaign.loan_types):
-            if loan_type not in loan_types:
-                where: Location = ("campaigns", index, "loan_types", position)
-                problems.append(_unknown(source, where, "loan type", loan_type, sorted(loan_types)))
-        for position, state in enumerate(campaign.states):
-            if state not in states:
-                where = ("campaigns", index, "states", position)
-                problems.append(_unknown(source, where, "state", state, sorted(states)))
+        for field, what, parser_name in _CAMPAIGN_LISTS:
+            parser = get_parser(parser_name)
+            known = sorted(parser.values or ())
+            for position, value in enumerate(getattr(campaign, field)):
+                if value not in known:
+                    where: Location = ("campaigns", index, field, position)
+                    # what a caller saying it would mean: 'Texas' → TX, 'refi' → refinance
+                    guess = parser.from_speech(value)
+                    problems.append(_unknown(source, where, what, value, known, guess))
     campaigns = [c.id for c in deployment.campaigns]
     publishers = [p.id for p in deployment.publishers]
     for index, number in enumerate(deployment.numbers):
@@ -166,9 +222,14 @@ def _duplicates(source: Source, section: str, keys: Sequence[str], field: str) -
 
 
 def _unknown(
-    source: Source, location: Location, what: str, name: str, known: Iterable[str]
+    source: Source,
+    location: Location,
+    what: str,
+    name: str,
+    known: Iterable[str],
+    guess: str | None = None,
 ) -> Problem:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    close = [guess] if guess else difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     where = f"{location[0]}[{location[1]}]: " if len(location) > 1 else ""
     return source.problem(location, f"{where}unknown {what} '{name}'{hint}")
@@ -181,3 +242,12 @@ def _describe(source: Source) -> Describe:
         return "", location
 
     return describe
+
+
+def _model_at(location: Location) -> type[BaseModel] | None:
+    """The model that owns a location, so unknown fields get a did-you-mean."""
+    if location == ():
+        return Deployment
+    if len(location) == 2 and isinstance(location[0], str) and isinstance(location[1], int):
+        return _SECTION_MODELS.get(location[0])
+    return None

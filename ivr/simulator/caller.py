@@ -125,7 +125,8 @@ _RECORD_KEYS = {"seconds", "audio", "key", "hangup"}
 _KEYPAD = set("0123456789*#")
 
 
-def _parse_turn(index: int, turn: Mapping[str, object]) -> GatherInput | RecordAnswer | DialAnswer:
+def parse_turn(index: int, turn: Mapping[str, object]) -> GatherInput | RecordAnswer | DialAnswer:
+    """Read one scripted turn into the input it gives; ValueError says which turn is wrong."""
     where = f"turn {index} {dict(turn)!r}"
     kinds = [k for k in turn if k in _TURN_KEYS]
     if len(kinds) != 1:
@@ -211,7 +212,7 @@ class ScriptedCaller:
     """
 
     def __init__(self, turns: Sequence[Mapping[str, object]]) -> None:
-        self._turns = [_parse_turn(i, turn) for i, turn in enumerate(turns)]
+        self._turns = [parse_turn(i, turn) for i, turn in enumerate(turns)]
         self._raw = [dict(turn) for turn in turns]
         self._next = 0
 

@@ -20,17 +20,17 @@ strings); numbers and booleans the carrier needs are converted here, once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from ivr.problems import InvalidConfig, Problem
-from ivr.yaml_source import read_yaml_file
+from ivr.simulator.caller import parse_turn
+from ivr.yaml_source import Source, read_yaml_file
 
 _NUMBERS = {"confidence", "duration", "ring", "seconds"}
 _FLAGS = {"silence", "hangup", "caller_hangs_up"}
-_EXPECT_KEYS = {"path", "answers", "outcome", "said", "transfer_to"}
 
 
 @dataclass(frozen=True)
@@ -53,30 +53,75 @@ class Script:
 
 
 def load_script(path: str | Path) -> Script:
-    """Read a script file; raises :class:`InvalidConfig` with ``path:line`` problems."""
+    """Read a script file; raises :class:`InvalidConfig` with every ``path:line`` problem.
+
+    Turns are checked here, as the carrier would read them, so a typo is reported with its line
+    before the call is placed rather than halfway through it.
+    """
     source = read_yaml_file(str(path))
     data = source.data
     if not isinstance(data, dict) or not isinstance(data.get("turns"), list):
         raise InvalidConfig([Problem(source.path, 1, "a script needs a 'turns' list")])
+    problems: list[Problem] = []
+    unknown = sorted(set(data) - _SCRIPT_KEYS)
+    problems += [source.problem((key,), f"unknown field '{key}'") for key in unknown]
     call = data.get("call") or {}
+    if not isinstance(call, dict) or not set(call) <= {"to", "from"}:
+        problems.append(source.problem(("call",), "call: a mapping with 'to' and 'from' numbers"))
+        call = {}
+    turns = [_typed(turn) for turn in data["turns"]]
+    for index, turn in enumerate(turns):
+        try:
+            if not isinstance(turn, dict):
+                raise ValueError(f"turn {index} {turn!r}: each turn is a mapping, e.g. digits: '1'")
+            parse_turn(index, turn)
+        except ValueError as error:
+            problems.append(source.problem(("turns", index), str(error)))
     expect = data.get("expect")
-    unknown = set(expect or {}) - _EXPECT_KEYS
-    if unknown:
-        raise InvalidConfig(
-            [
-                source.problem(
-                    ("expect", sorted(unknown)[0]), f"unknown expectation {sorted(unknown)}"
-                )
-            ]
-        )
+    if expect is not None:
+        problems += _expectation_problems(source, expect)
+    if problems:
+        raise InvalidConfig(problems)
     return Script(
         path=source.path,
         name=str(data.get("name") or Path(path).stem),
         to_number=call.get("to"),
         from_number=call.get("from"),
-        turns=[_typed(turn) for turn in data["turns"]],
+        turns=turns,
         expect=Expectation(**expect) if isinstance(expect, dict) else None,
     )
+
+
+def _expectation_problems(source: Source, expect: object) -> list[Problem]:
+    if not isinstance(expect, dict):
+        return [source.problem(("expect",), f"expect: a mapping of {sorted(_EXPECT_SHAPES)}")]
+    problems = []
+    for key, value in expect.items():
+        shape = _EXPECT_SHAPES.get(key)
+        if shape is None:
+            message = f"expect: unknown expectation '{key}' (known: {sorted(_EXPECT_SHAPES)})"
+            problems.append(source.problem(("expect", key), message))
+        elif not shape[0](value):
+            problems.append(source.problem(("expect", key), f"expect: {key} must be {shape[1]}"))
+    return problems
+
+
+def _text_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _text_map(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(item, str) for item in value.values())
+
+
+_SCRIPT_KEYS = {"name", "call", "turns", "expect"}
+_EXPECT_SHAPES: dict[str, tuple[Callable[[object], bool], str]] = {
+    "path": (_text_list, "a list of step ids"),
+    "answers": (_text_map, "a mapping of slot to value"),
+    "outcome": (lambda value: isinstance(value, str), "text"),
+    "said": (_text_list, "a list of texts the caller hears"),
+    "transfer_to": (lambda value: isinstance(value, str), "a phone number"),
+}
 
 
 def _typed(value: Any) -> Any:

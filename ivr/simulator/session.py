@@ -19,9 +19,9 @@ from ivr.config import Settings
 from ivr.deployment import Setup
 from ivr.engine.state import CallState
 from ivr.redis_server import DEFAULT_HOST, DEFAULT_PORT, is_listening
-from ivr.simulator.caller import Caller, ScriptedCaller
+from ivr.simulator.caller import Caller, ScriptedCaller, ScriptError
 from ivr.simulator.carrier import Carrier, CarrierConfig
-from ivr.simulator.local import call_locally
+from ivr.simulator.local import UnknownNumber, call_locally
 from ivr.simulator.model import CallRecord, Heard
 from ivr.simulator.script import check, load_script
 from ivr.simulator.terminal import HELP, TerminalCaller
@@ -104,33 +104,56 @@ async def _simulate(
     script = load_script(script_path) if script_path else None
     to_number = (script.to_number if script else None) or to_number
     from_number = (script.from_number if script else None) or from_number
+    if not server and setup.number(to_number) is None:
+        # against a server, the server's own deployment decides what an unknown number gets
+        known = ", ".join(n.number for n in setup.deployment.numbers)
+        raise UnknownNumber(
+            f"{to_number} is not a tracking number in {setup.path} (known: {known})"
+        )
     terminal = TerminalCaller()
-    caller: Caller = ScriptedCaller(script.turns) if script else terminal
+    scripted = ScriptedCaller(script.turns) if script else None
+    caller: Caller = scripted if scripted is not None else terminal
     where = f"server {server}" if server else "the in-process engine"
     click.echo(f"Calling {to_number} from {from_number} through {where}.")
     if script is None:
         click.echo(HELP)
-    if server:
-        settings = Settings()
-        summary = await call_server(
-            server, caller, to_number, from_number, settings, _redis_url(settings)
-        )
-        if summary.record is not None and summary.record.ended_by == "application-error":
-            click.secho(f"Application error {summary.record.error_code}.", fg="red")
-    else:
-        summary = await call_in_process(setup, caller, to_number, from_number)
+    try:
+        summary = await _call(setup, caller, to_number, from_number, server)
+    except ScriptError as error:  # the app asked for what the script does not give
+        if error.record is not None:
+            for heard in error.record.heard:
+                if heard.leg == "caller":
+                    terminal.show(heard)
+        click.secho(f"FAIL {error}", fg="red")
+        return False
     if script is not None:
         for heard in summary.heard:
             terminal.show(heard)
     _print_summary(summary)
-    if script is None or script.expect is None:
+    if script is None or scripted is None:
         return True
-    failures = check(script.expect, summary)
+    failures = check(script.expect, summary) if script.expect else []
+    if scripted.remaining:
+        failures.append(f"the call ended with {scripted.remaining} turn(s) of the script unused")
     for failure in failures:
         click.secho(f"FAIL {failure}", fg="red")
     if not failures:
         click.secho(f"PASS {script.name}", fg="green")
     return not failures
+
+
+async def _call(
+    setup: Setup, caller: Caller, to_number: str, from_number: str, server: str | None
+) -> CallSummary:
+    if not server:
+        return await call_in_process(setup, caller, to_number, from_number)
+    settings = Settings()
+    summary = await call_server(
+        server, caller, to_number, from_number, settings, _redis_url(settings)
+    )
+    if summary.record is not None and summary.record.ended_by == "application-error":
+        click.secho(f"Application error {summary.record.error_code}.", fg="red")
+    return summary
 
 
 def _redis_url(settings: Settings) -> str | None:

@@ -1,0 +1,112 @@
+"""Golden corpus: each deployment in ``bad/`` reports exactly the problems its header lists.
+
+A file's leading comments say what to expect, once per problem, in the order
+:class:`~ivr.problems.InvalidConfig` sorts them (path, then line, then message):
+
+    # expect: LINE: MESSAGE                   a problem in the deployment file itself
+    # expect: FLOWS/FILE.yaml:LINE: MESSAGE   a problem in one of its flows (a path relative
+                                              to the deployment's directory, as it is loaded)
+
+Most files point ``flows:`` at the shared good flow in ``flows/`` (``intake``, which transfers to
+the pool ``officers``); the broken-flow cases use ``bad/broken_flows/``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ivr.deployment import load_setup
+from ivr.problems import InvalidConfig
+from tests.support.services import ROOT
+
+pytestmark = pytest.mark.unit
+
+HERE = Path(__file__).parent
+BAD = HERE / "bad"
+_EXPECT = re.compile(r"# expect: (?:(\S+\.yaml):)?(\d+): (.+)")
+
+
+def _header(path: Path) -> list[str]:
+    """The expected ``path:line: message`` texts, from the file's leading comments."""
+    expected: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        if match := _EXPECT.fullmatch(line):
+            where = path.parent / match[1] if match[1] else path
+            expected.append(f"{where}:{match[2]}: {match[3]}")
+    return expected
+
+
+def _cases() -> list[Any]:
+    return [pytest.param(path, _header(path), id=path.stem) for path in sorted(BAD.glob("*.yaml"))]
+
+
+def test_the_corpus_covers_every_kind_of_mistake() -> None:
+    names = {path.stem for path in BAD.glob("*.yaml")}
+    assert len(names) >= 12
+    assert {
+        "invalid_phone_number",
+        "duplicate_tracking_number",
+        "unknown_campaign",
+        "unknown_publisher",
+        "unknown_flow",
+        "unknown_pool",
+        "unknown_loan_type",
+        "unknown_state",
+        "money_three_decimals",
+        "money_negative",
+        "unknown_field_did_you_mean",
+        "missing_required_section",
+        "duplicate_campaign_id",
+        "broken_flow",
+    } <= names
+
+
+def test_the_shared_flow_is_good() -> None:
+    """Otherwise the corpus would test the flow instead of the deployments."""
+    from ivr.flows import load_flows
+
+    flows = load_flows([HERE / "flows"], known_pools=["officers"])
+    assert sorted(flows) == ["intake"]
+
+
+@pytest.mark.parametrize(("path", "expected"), _cases())
+def test_bad_deployment_reports_every_problem(path: Path, expected: list[str]) -> None:
+    assert expected, f"{path.name} has no '# expect:' line"
+    with pytest.raises(InvalidConfig) as caught:
+        load_setup(path)
+    assert [str(problem) for problem in caught.value.problems] == expected
+
+
+def test_a_broken_flow_is_reported_with_the_deployments_problems() -> None:
+    """Spelled out once without the header, so the format itself is checked too."""
+    with pytest.raises(InvalidConfig) as caught:
+        load_setup(BAD / "broken_flow.yaml")
+    located = [(Path(p.path).name, p.line) for p in caught.value.problems]
+    assert located == [("broken_flow.yaml", 15), ("intake.yaml", 7), ("intake.yaml", 13)]
+    assert caught.value.problems[1].path == str(BAD / "broken_flows" / "intake.yaml")
+
+
+def test_the_shipped_deployment_loads_and_every_number_reaches_a_flow() -> None:
+    setup = load_setup(ROOT / "warmline.yaml")
+    numbers = {n.number: (n.campaign, n.publisher) for n in setup.deployment.numbers}
+    assert numbers == {
+        "+18005550100": ("sunbelt-refi", "rate-compare"),
+        "+18005550101": ("national", "radio-spot"),
+    }
+    assert sorted(setup.flows) == ["mortgage"]
+    for number in setup.deployment.numbers:
+        tracked = setup.number(number.number)
+        assert tracked == number
+        campaign = setup.campaign(number.campaign)
+        assert campaign.flow in setup.flows
+        flow = setup.flows[campaign.flow]
+        assert flow.flow == campaign.flow
+    assert [str(n.payout) for n in setup.deployment.numbers] == ["35.00", "20.00"]
+    assert setup.pool("loan_officers").fallback_number == "+15125550101"
+    assert setup.number("+19999999999") is None
