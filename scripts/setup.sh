@@ -14,6 +14,10 @@ fi
 stamp=.venv/.warmline-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
+  # torch first and pinned: an unpinned torch pulls gigabytes of CUDA packages.
+  .venv/bin/python -m pip install --quiet torch==2.13.0
   .venv/bin/python -m pip install --quiet -e '.[dev]'
+  # Whisper without its triton dependency (CUDA-only); on a GPU machine: pip install triton.
+  .venv/bin/python -m pip install --quiet --no-deps openai-whisper==20250625
   touch "$stamp"
 fi
