@@ -71,9 +71,18 @@ def new_call(flow: Flow, call_sid: str, started: CallStarted) -> CallState:
 
 def step(flow: Flow, state: CallState, event: Event) -> tuple[CallState, list[Action]]:
     """Apply ``event`` to ``state``; returns the new state and what the caller must hear next."""
-    turn = _Turn(flow, state.model_copy(deep=True), event.at)
+    turn = _Turn(flow, _copy(state), event.at)
     turn.apply(event)
     return turn.state, turn.actions
+
+
+def _copy(state: CallState) -> CallState:
+    """A deep copy, so that ``step`` never changes the state it was given.
+
+    Dumped and re-validated by pydantic-core: several times faster than ``copy.deepcopy`` of the
+    models (``model_copy(deep=True)``), and this runs on every webhook.
+    """
+    return CallState.model_validate(state.model_dump())
 
 
 class _Turn:

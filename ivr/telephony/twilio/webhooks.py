@@ -9,7 +9,8 @@ Routes (all POST, all signature-checked by :mod:`ivr.telephony.twilio.signature`
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +19,7 @@ from redis.exceptions import RedisError
 
 from ivr.deployment import Setup
 from ivr.engine import UnexpectedEvent, new_call, step
-from ivr.engine.actions import Hangup
+from ivr.engine.actions import Action, Hangup
 from ivr.engine.events import (
     CallContext,
     CallerHungUp,
@@ -54,6 +55,7 @@ TECHNICAL_TROUBLE_TRANSFER = (
 )
 ENDED_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 MAX_WRITE_ATTEMPTS = 8
+RENDERED_TURNS_KEPT = 1024
 
 
 class TwilioWebhooks:
@@ -72,6 +74,9 @@ class TwilioWebhooks:
         self.recordings = recordings
         self.public_base = public_base
         self.clock = clock
+        # Every call of a flow goes through the same turns (the same prompts at the same turn
+        # numbers), and actions are immutable values: render each distinct turn's TwiML once.
+        self._rendered = lru_cache(maxsize=RENDERED_TURNS_KEPT)(self._render_turn)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -112,7 +117,7 @@ class TwilioWebhooks:
         )
         try:
             state, actions = step(flow, new_call(flow, call_sid, started), started)
-            twiml = render(actions, turn_urls(self.public_base, state.turn), self._pool_number)
+            twiml = self._render(actions, state.turn)
             if not await self.store.create(state, twiml):
                 existing = await self.store.get(call_sid)
                 return _twiml(existing.twiml if existing else twiml)
@@ -174,7 +179,7 @@ class TwilioWebhooks:
                 return stored.twiml
             if not actions and state.status == "ended":
                 actions = [Hangup()]  # what any late webhook of this call will be answered
-            twiml = render(actions, turn_urls(self.public_base, state.turn), self._pool_number)
+            twiml = self._render(actions, state.turn)
             if await self.store.replace(stored, state, twiml):
                 self._log_progress(stored.state, state)
                 return twiml
@@ -214,6 +219,13 @@ class TwilioWebhooks:
         return web.Response(status=200)
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _render(self, actions: Sequence[Action], turn: int) -> str:
+        """The TwiML for an engine turn's actions (from the cache when this turn was seen)."""
+        return self._rendered(tuple(actions), turn)
+
+    def _render_turn(self, actions: tuple[Action, ...], turn: int) -> str:
+        return render(actions, turn_urls(self.public_base, turn), self._pool_number)
 
     def _pool_number(self, pool_id: str) -> str:
         return self.setup.pool(pool_id).fallback_number
