@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ivr.answers import get_parser
+from ivr.engine.events import CallContext
 from ivr.flows.loader import load_flows
 from ivr.flows.schema import Flow, TransferStep
 from ivr.problems import InvalidConfig, Problem
@@ -92,6 +93,23 @@ class Setup:
 
     def pool(self, pool_id: str) -> Pool:
         return next(p for p in self.deployment.pools if p.id == pool_id)
+
+    def call_context(
+        self, number: TrackingNumber, caller: str, caller_state: str | None = None
+    ) -> CallContext:
+        """What the engine knows about a call to ``number``: its source and what it can buy."""
+        campaign = self.campaign(number.campaign)
+        return CallContext(
+            caller=caller,
+            called=number.number,
+            campaign=campaign.id,
+            publisher=number.publisher,
+            caller_state=caller_state,
+            campaign_lists={
+                "loan_types": tuple(campaign.loan_types),
+                "states": tuple(campaign.states),
+            },
+        )
 
 
 def load_setup(path: str | Path) -> Setup:

@@ -15,7 +15,6 @@ from ivr.deployment import Setup
 from ivr.engine import new_call, step
 from ivr.engine.actions import Gather, Hangup, Play, Record, Say, Transfer
 from ivr.engine.events import (
-    CallContext,
     CallerHungUp,
     CallStarted,
     DigitsEntered,
@@ -72,21 +71,8 @@ async def call_locally(
     number = setup.number(to_number)
     if number is None:
         raise UnknownNumber(f"{to_number} is not a tracking number in {setup.path}")
-    campaign = setup.campaign(number.campaign)
-    flow = setup.flows[campaign.flow]
-    started = CallStarted(
-        clock(),
-        CallContext(
-            caller=from_number,
-            called=to_number,
-            campaign=campaign.id,
-            publisher=number.publisher,
-            campaign_lists={
-                "loan_types": tuple(campaign.loan_types),
-                "states": tuple(campaign.states),
-            },
-        ),
-    )
+    flow = setup.flows[setup.campaign(number.campaign).flow]
+    started = CallStarted(clock(), setup.call_context(number, from_number))
     state, actions = step(flow, new_call(flow, "CA" + "0" * 32, started), started)
     result = LocalCall(state)
     for _ in range(MAX_TURNS):

@@ -21,7 +21,6 @@ from ivr.deployment import Setup
 from ivr.engine import UnexpectedEvent, new_call, step
 from ivr.engine.actions import Action, Hangup
 from ivr.engine.events import (
-    CallContext,
     CallerHungUp,
     CallStarted,
     DigitsEntered,
@@ -101,20 +100,9 @@ class TwilioWebhooks:
             return _twiml(message(UNKNOWN_NUMBER))
         campaign = self.setup.campaign(number.campaign)
         flow = self.setup.flows[campaign.flow]
-        started = CallStarted(
-            at=self.clock(),
-            context=CallContext(
-                caller=str(form.get("From", "")),
-                called=called,
-                campaign=campaign.id,
-                publisher=number.publisher,
-                caller_state=str(form.get("FromState", "")) or None,
-                campaign_lists={
-                    "loan_types": tuple(campaign.loan_types),
-                    "states": tuple(campaign.states),
-                },
-            ),
-        )
+        caller_state = str(form.get("FromState", "")) or None
+        context = self.setup.call_context(number, str(form.get("From", "")), caller_state)
+        started = CallStarted(at=self.clock(), context=context)
         try:
             state, actions = step(flow, new_call(flow, call_sid, started), started)
             twiml = self._render(actions, state.turn)
