@@ -35,6 +35,7 @@ def serve(deployment: str | None, host: str | None, port: int | None) -> None:
     from ivr.logs import configure
     from ivr.redis_server import RedisUnavailable, redis_url
     from ivr.server.app import MissingSecret, create_app
+    from scoring.errors import ModelUnavailable
 
     configure()
     overrides = {
@@ -63,6 +64,8 @@ def serve(deployment: str | None, host: str | None, port: int | None) -> None:
             )
     except (MissingSecret, RedisUnavailable) as error:
         _fail(str(error))
+    except ModelUnavailable as error:
+        _fail(f"voice answers are configured (WARMLINE_WHISPER_MODEL) but {error}")
 
 
 @main.command()

@@ -27,6 +27,20 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Unset: use 127.0.0.1:6379 if listening, else an embedded Redis."
     )
+    whisper_model: str | None = Field(
+        default=None,
+        description="Whisper for spoken (voice) answers: an official name (tiny.en, base.en…) "
+        "under models/whisper/, or a checkpoint path. Unset: voice questions use the keypad.",
+    )
+    whisper_processes: int = 1
+    whisper_threads: int | None = None
+    voice_wait_s: float = Field(
+        default=2.5, description="How long a webhook holds the caller for a transcript."
+    )
+    voice_budget_s: float = Field(
+        default=6.0, description="After this, a spoken answer falls back to the keypad."
+    )
+    twilio_media_basic_auth: bool = False
     host: str = "127.0.0.1"
     port: int = 8080
     call_ttl_s: int = 6 * 3600

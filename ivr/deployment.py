@@ -95,7 +95,12 @@ class Setup:
         return next(p for p in self.deployment.pools if p.id == pool_id)
 
     def call_context(
-        self, number: TrackingNumber, caller: str, caller_state: str | None = None
+        self,
+        number: TrackingNumber,
+        caller: str,
+        caller_state: str | None = None,
+        *,
+        voice: bool = False,
     ) -> CallContext:
         """What the engine knows about a call to ``number``: its source and what it can buy."""
         campaign = self.campaign(number.campaign)
@@ -109,6 +114,7 @@ class Setup:
                 "loan_types": tuple(campaign.loan_types),
                 "states": tuple(campaign.states),
             },
+            voice=voice,
         )
 
 

@@ -35,6 +35,17 @@ class Gather:
 
 
 @dataclass(frozen=True)
+class Listen:
+    """Record a short spoken answer for transcription; any key ends it and is the answer."""
+
+    prompt: tuple[Prompt, ...]
+    keypad: bool
+    max_seconds: int
+    silence_timeout_s: int
+    hints: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Record:
     max_seconds: int
     silence_timeout_s: int
@@ -56,5 +67,5 @@ class Hangup:
     pass
 
 
-Action = Say | Play | Gather | Record | Transfer | Hangup
-WAITING_ACTIONS = (Gather, Record, Transfer)
+Action = Say | Play | Gather | Listen | Record | Transfer | Hangup
+WAITING_ACTIONS = (Gather, Listen, Record, Transfer)

@@ -9,7 +9,7 @@ carries the time, and the returned actions are rendered by an adapter (TwiML, th
 from __future__ import annotations
 
 from ivr.answers import get_parser
-from ivr.engine.actions import Action, Gather, Hangup, Play, Record, Say, Transfer
+from ivr.engine.actions import Action, Gather, Hangup, Listen, Play, Record, Say, Transfer
 from ivr.engine.events import (
     CallerHungUp,
     CallStarted,
@@ -19,6 +19,7 @@ from ivr.engine.events import (
     RecordingFinished,
     SpeechHeard,
     TransferEnded,
+    VoiceUnavailable,
 )
 from ivr.engine.state import Answer, Caller, CallState, HistoryEntry
 from ivr.flows.conditions import evaluate
@@ -64,6 +65,7 @@ def new_call(flow: Flow, call_sid: str, started: CallStarted) -> CallState:
             publisher=context.publisher,
             state=context.caller_state,
             campaign_lists={k: list(v) for k, v in context.campaign_lists.items()},
+            voice=context.voice,
         ),
         started_at=started.at,
     )
@@ -109,7 +111,7 @@ class _Turn:
             raise UnexpectedEvent(f"no step is waiting for {type(event).__name__}")
         current = self.flow.step(self.state.step)
         if isinstance(current, AskStep) and isinstance(
-            event, DigitsEntered | SpeechHeard | NoInput
+            event, DigitsEntered | SpeechHeard | NoInput | VoiceUnavailable
         ):
             self._answer(current, event)
         elif isinstance(current, RecordStep | VoicemailStep) and isinstance(
@@ -121,20 +123,35 @@ class _Turn:
         else:
             raise UnexpectedEvent(f"step '{current.id}' does not take {type(event).__name__}")
 
-    def _answer(self, ask: AskStep, event: DigitsEntered | SpeechHeard | NoInput) -> None:
+    def _answer(
+        self, ask: AskStep, event: DigitsEntered | SpeechHeard | NoInput | VoiceUnavailable
+    ) -> None:
         if isinstance(event, NoInput):
             self._retry(ask, "no_input", None, ask.no_input or self.flow.defaults.no_input)
             return
+        if isinstance(event, VoiceUnavailable):
+            self.log(ask.id, "voice_unavailable")
+            self._to_keypad(ask)
+            return
         value = self._parse(ask, event)
         heard = event.digits if isinstance(event, DigitsEntered) else event.text
+        if value is None and isinstance(event, DigitsEntered) and self._listening(ask):
+            # A key pressed while we listened for speech: the caller prefers the keypad, and
+            # a longer entry (a ZIP code) needs a keypad prompt of its own.
+            self.log(ask.id, "keypad_chosen", heard)
+            self._to_keypad(ask)
+            return
         if value is None:
             self._retry(ask, "no_match", heard, ask.no_match or self.flow.defaults.no_match)
             return
+        voice = isinstance(event, SpeechHeard) and event.recording is not None
         self.state.answers[ask.slot] = Answer(
             value=value,
-            source="keypad" if isinstance(event, DigitsEntered) else "speech",
+            source="keypad" if isinstance(event, DigitsEntered) else "voice" if voice else "speech",
             heard=heard,
             confidence=event.confidence if isinstance(event, SpeechHeard) else None,
+            recording=event.recording if isinstance(event, SpeechHeard) else None,
+            signals=dict(event.signals) if isinstance(event, SpeechHeard) else {},
             attempts=self.state.attempts + 1,
             at=self.at,
         )
@@ -142,13 +159,24 @@ class _Turn:
         self.state.attempts = 0
         self.run(next_of(self.flow, ask))
 
+    def _listening(self, ask: AskStep) -> bool:
+        """Whether this ask is waiting on a spoken (Whisper) answer rather than a keypad one."""
+        return "voice" in ask.input and self.state.caller.voice and not self.state.keypad_only
+
+    def _to_keypad(self, ask: AskStep) -> None:
+        if self.state.keypad_only:
+            self._retry(ask, "no_input", None, self.flow.defaults.keypad_fallback)
+            return
+        self.state.keypad_only = True
+        self._ask(ask, lead=self.flow.defaults.keypad_fallback)
+
     def _parse(self, ask: AskStep, event: DigitsEntered | SpeechHeard) -> str | None:
         parser = get_parser(ask.parser)
         if isinstance(event, DigitsEntered):
             if "keypad" not in ask.input:
                 return None
             return ask.keypad.get(event.digits) or parser.from_digits(event.digits)
-        if "speech" not in ask.input:
+        if "speech" not in ask.input and "voice" not in ask.input:
             return None
         value = parser.from_speech(event.text)
         if value is None and ask.keypad:
@@ -204,6 +232,7 @@ class _Turn:
     def run(self, step_id: str | None) -> None:
         """Run steps from ``step_id`` until one waits for the caller or the call ends."""
         self.state.step = None
+        self.state.keypad_only = False
         for _ in range(MAX_STEPS_PER_TURN):
             if step_id is None:
                 self._end(None)
@@ -268,6 +297,16 @@ class _Turn:
         prompts: list[Say | Play] = [self.say(lead)] if lead else []
         retrying = self.state.attempts > 0
         prompts.append(self.say(ask.reprompt if retrying and ask.reprompt else ask.prompt))
+        if self._listening(ask):
+            listen = Listen(
+                prompt=tuple(prompts),
+                keypad="keypad" in ask.input,
+                max_seconds=ask.max_seconds,
+                silence_timeout_s=ask.silence_timeout,
+                hints=tuple(ask.hints),
+            )
+            self.wait(ask.id, listen)
+            return
         max_digits = ask.max_digits
         if max_digits is None and ask.keypad:
             lengths = {len(key) for key in ask.keypad}
@@ -288,7 +327,7 @@ class _Turn:
     def say(self, text: str) -> Say:
         return Say(text, self.flow.defaults.voice, self.flow.defaults.language)
 
-    def wait(self, step_id: str, action: Gather | Record | Transfer) -> None:
+    def wait(self, step_id: str, action: Gather | Listen | Record | Transfer) -> None:
         self.state.step = step_id
         self.state.turn += 1
         self.actions.append(action)

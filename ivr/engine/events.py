@@ -22,6 +22,8 @@ class CallContext:
     publisher: str
     caller_state: str | None = None
     campaign_lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    voice: bool = False
+    """Spoken answers can be transcribed on this call (a Whisper model is loaded)."""
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,20 @@ class DigitsEntered:
 
 @dataclass(frozen=True)
 class SpeechHeard:
+    """Recognised speech: the carrier's (``recording`` None) or Whisper's, from a recording."""
+
     at: float
     text: str
     confidence: float | None = None
+    recording: str | None = None
+    signals: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VoiceUnavailable:
+    """A spoken answer could not be transcribed in time: ask the question on the keypad."""
+
+    at: float
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,7 @@ Event = (
     | DigitsEntered
     | SpeechHeard
     | NoInput
+    | VoiceUnavailable
     | RecordingFinished
     | TransferEnded
     | CallerHungUp

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-AnswerSource = Literal["keypad", "speech", "recording", "set"]
+AnswerSource = Literal["keypad", "speech", "voice", "recording", "set"]
 
 
 class Answer(BaseModel):
@@ -18,6 +18,10 @@ class Answer(BaseModel):
     source: AnswerSource
     heard: str | None = None
     confidence: float | None = None
+    recording: str | None = None
+    """voice answers: the audio the transcript came from."""
+    signals: dict[str, float] = Field(default_factory=dict)
+    """voice answers: Whisper's avg_logprob, no_speech_prob, speech and decoding seconds."""
     attempts: int = 1
     at: float
 
@@ -42,6 +46,7 @@ class Caller(BaseModel):
     publisher: str
     state: str | None = None
     campaign_lists: dict[str, list[str]] = Field(default_factory=dict)
+    voice: bool = False
 
 
 class CallState(BaseModel):
@@ -57,6 +62,8 @@ class CallState(BaseModel):
     step: str | None = None
     turn: int = 0
     attempts: int = 0
+    keypad_only: bool = False
+    """The current voice ask fell back to the keypad (speech could not be transcribed)."""
     answers: dict[str, Answer] = Field(default_factory=dict)
     history: list[HistoryEntry] = Field(default_factory=list)
     outcome: str | None = None

@@ -16,7 +16,8 @@ from ivr.flows.conditions import Condition, SlotName
 StepId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 KeypadKey = Annotated[str, Field(pattern=r"^[0-9*#]{1,12}$")]
 Seconds = Annotated[int, Field(ge=1, le=3600)]
-InputMode = Literal["keypad", "speech"]
+InputMode = Literal["keypad", "speech", "voice"]
+"""keypad: DTMF; speech: the carrier's recogniser; voice: recorded and transcribed by Whisper."""
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 
 
@@ -33,6 +34,8 @@ class Defaults(_Strict):
     retries: Annotated[int, Field(ge=0, le=5)] = 2
     no_input: Text = "Sorry, I didn't hear anything."
     no_match: Text = "Sorry, I didn't understand that."
+    keypad_fallback: Text = "Sorry, I couldn't make that out. Please use your keypad."
+    """Said when a spoken (voice) answer cannot be used and the question moves to the keypad."""
 
 
 class _Step(_Strict):
@@ -76,12 +79,20 @@ class AskStep(_Continues):
     retries: Annotated[int, Field(ge=0, le=5)] | None = None
     no_input: Text | None = None
     no_match: Text | None = None
+    max_seconds: Annotated[int, Field(ge=1, le=30)] = 8
+    """voice: the longest answer recorded."""
+    silence_timeout: Annotated[int, Field(ge=1, le=10)] = 2
+    """voice: the silence, in seconds, that ends the answer."""
     on_fail: StepId
 
     @model_validator(mode="after")
-    def _keypad_needs_keypad_input(self) -> AskStep:
+    def _inputs_fit_together(self) -> AskStep:
         if self.keypad and "keypad" not in self.input:
             raise ValueError("has a keypad map but 'input' does not include keypad")
+        if "voice" in self.input and "speech" in self.input:
+            raise ValueError("'input' cannot have both speech and voice (one recogniser per ask)")
+        if "voice" in self.input and "keypad" not in self.input:
+            raise ValueError("'input' voice needs keypad too: it is the fallback when speech fails")
         return self
 
 

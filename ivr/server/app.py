@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 
+import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -18,10 +19,12 @@ from ivr.telephony.call_store import CallStore
 from ivr.telephony.recording_events import RecordingEvents
 from ivr.telephony.twilio.signature import signature_middleware
 from ivr.telephony.twilio.webhooks import TwilioWebhooks
+from ivr.telephony.voice_answers import VoiceAnswers
 
 SETTINGS = web.AppKey("settings", Settings)
 SETUP = web.AppKey("setup", Setup)
 REDIS = web.AppKey("redis", Redis)
+WEBHOOKS = web.AppKey("webhooks", TwilioWebhooks)
 
 MAX_WEBHOOK_BYTES = 64 * 1024
 
@@ -57,11 +60,49 @@ def create_app(
         recordings=RecordingEvents(redis),
         public_base=settings.public_base,
         clock=clock,
+        voice_wait_s=settings.voice_wait_s,
+        voice_budget_s=settings.voice_budget_s,
     )
+    app[WEBHOOKS] = webhooks
     app.add_routes(webhooks.routes())
     app.router.add_get("/healthz", health)
     app.cleanup_ctx.append(_redis_lifecycle)
+    if settings.whisper_model:
+        app.cleanup_ctx.append(_voice_lifecycle)
     return app
+
+
+async def _voice_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Load Whisper in the answer pool before the first call; refuse to start without it."""
+    from scoring.answer_pool import AnswerPool  # torch and whisper load only when configured
+
+    settings = app[SETTINGS]
+    assert settings.whisper_model is not None
+    pool = AnswerPool(
+        settings.whisper_model,
+        processes=settings.whisper_processes,
+        threads=settings.whisper_threads,
+    )
+    try:
+        await pool.start()
+    except BaseException:
+        pool.close()
+        raise
+    session = aiohttp.ClientSession()
+    token = settings.twilio_auth_token
+    voice = VoiceAnswers(
+        app[REDIS],
+        pool,
+        session,
+        account_sid=settings.twilio_account_sid,
+        auth_token=token.get_secret_value() if token else None,
+        basic_auth=settings.twilio_media_basic_auth,
+    )
+    app[WEBHOOKS].voice = voice
+    yield
+    app[WEBHOOKS].voice = None
+    await voice.close()
+    await session.close()
 
 
 async def _redis_lifecycle(app: web.Application) -> AsyncIterator[None]:

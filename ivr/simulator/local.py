@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ivr.deployment import Setup
 from ivr.engine import new_call, step
-from ivr.engine.actions import Gather, Hangup, Play, Record, Say, Transfer
+from ivr.engine.actions import Gather, Hangup, Listen, Play, Record, Say, Transfer
 from ivr.engine.events import (
     CallerHungUp,
     CallStarted,
@@ -40,6 +40,7 @@ from ivr.simulator.media import wav_duration, wav_file_duration
 from ivr.simulator.model import Heard
 
 MAX_TURNS = 200
+TYPED_RECORDING = "local://typed"
 
 
 class UnknownNumber(LookupError):
@@ -72,16 +73,17 @@ async def call_locally(
     if number is None:
         raise UnknownNumber(f"{to_number} is not a tracking number in {setup.path}")
     flow = setup.flows[setup.campaign(number.campaign).flow]
-    started = CallStarted(clock(), setup.call_context(number, from_number))
+    # Voice asks listen to typed words: the terminal stands in for the recording and Whisper.
+    started = CallStarted(clock(), setup.call_context(number, from_number, voice=True))
     state, actions = step(flow, new_call(flow, "CA" + "0" * 32, started), started)
     result = LocalCall(state)
     for _ in range(MAX_TURNS):
         pending: list[Heard] = []
-        waiting: Gather | Record | Transfer | Hangup | None = None
+        waiting: Gather | Listen | Record | Transfer | Hangup | None = None
         for action in actions:
             if isinstance(action, Say | Play):
                 pending.append(_heard(action))
-            elif isinstance(action, Gather):
+            elif isinstance(action, Gather | Listen):
                 pending.extend(_heard(p) for p in action.prompt)
                 waiting = action
             elif isinstance(action, Record | Transfer | Hangup):
@@ -105,10 +107,17 @@ async def call_locally(
 async def _ask(
     caller: Caller,
     heard: list[Heard],
-    waiting: Gather | Record | Transfer,
+    waiting: Gather | Listen | Record | Transfer,
     clock: Callable[[], float],
     transfer_to: str | None,
 ) -> Event:
+    if isinstance(waiting, Listen):
+        answer = await caller.gather(heard, _listen_spec(waiting))
+        if isinstance(answer, Digits):
+            return DigitsEntered(clock(), answer.keys[:1])  # any key ends the recording
+        if isinstance(answer, Speech):
+            return SpeechHeard(clock(), answer.text, answer.confidence, TYPED_RECORDING)
+        return NoInput(clock()) if isinstance(answer, Silence) else CallerHungUp(clock())
     if isinstance(waiting, Gather):
         answer = await caller.gather(heard, _gather_spec(waiting))
         if isinstance(answer, Digits):
@@ -161,6 +170,20 @@ def _gather_spec(gather: Gather) -> spec.Gather:
         prompts=tuple(
             spec.Say(p.text, p.voice, p.language) if isinstance(p, Say) else spec.Play(p.url)
             for p in gather.prompt
+        ),
+    )
+
+
+def _listen_spec(listen: Listen) -> spec.Gather:
+    """A voice ask, as a prompt that takes a key or words (typed words stand in for speech)."""
+    return spec.Gather(
+        timeout=listen.silence_timeout_s,
+        num_digits=1,
+        input=frozenset({"dtmf", "speech"} if listen.keypad else {"speech"}),
+        hints=", ".join(listen.hints) or None,
+        prompts=tuple(
+            spec.Say(p.text, p.voice, p.language) if isinstance(p, Say) else spec.Play(p.url)
+            for p in listen.prompt
         ),
     )
 

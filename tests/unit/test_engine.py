@@ -8,7 +8,7 @@ import pytest
 
 from ivr.deployment import load_setup
 from ivr.engine import UnexpectedEvent, new_call, step
-from ivr.engine.actions import Action, Gather, Hangup, Record, Say, Transfer
+from ivr.engine.actions import Action, Gather, Hangup, Listen, Record, Say, Transfer
 from ivr.engine.events import (
     CallContext,
     CallerHungUp,
@@ -19,6 +19,7 @@ from ivr.engine.events import (
     RecordingFinished,
     SpeechHeard,
     TransferEnded,
+    VoiceUnavailable,
 )
 from ivr.engine.state import CallState
 from ivr.flows import Flow, load_flow_text
@@ -289,3 +290,68 @@ steps:
     assert state.path == ["ask_ok", "mark", "jump", "decide", "bye"]
     assert actions == [Say("Bye.", "Polly.Joanna", "en-US"), Hangup()]
     assert state.outcome == "done"
+
+
+VOICE_FLOW = """
+flow: voice
+steps:
+  - id: where
+    kind: ask
+    slot: state
+    parser: us_state
+    input: [keypad, voice]
+    prompt: Which state?
+    hints: [Texas]
+    on_fail: bye
+  - id: bye
+    kind: hangup
+"""
+
+
+def voice_call(voice: bool = True) -> Call:
+    flow = load_flow_text(VOICE_FLOW, "voice.yaml")
+    context = started().context
+    start = CallStarted(T0, CallContext(**{**context.__dict__, "voice": voice}))
+    return Call(flow, start)
+
+
+def test_voice_ask_listens_and_keeps_transcript_recording_and_signals() -> None:
+    call = voice_call()
+    (listen,) = call.actions
+    assert listen == Listen(
+        prompt=(Say("Which state?", "Polly.Joanna", "en-US"),),
+        keypad=True,
+        max_seconds=8,
+        silence_timeout_s=2,
+        hints=("Texas",),
+    )
+    call.send(SpeechHeard, "It's in Texas.", 0.93, "https://x.test/RE1", {"no_speech_prob": 0.01})
+    answer = call.state.answers["state"]
+    assert (answer.value, answer.source, answer.recording) == ("TX", "voice", "https://x.test/RE1")
+    assert answer.signals == {"no_speech_prob": 0.01}
+
+
+def test_voice_ask_falls_back_to_the_keypad() -> None:
+    call = voice_call()
+    call.send(VoiceUnavailable)
+    lead, gather = call.said[0], call.actions[-1]
+    assert lead == "Sorry, I couldn't make that out. Please use your keypad."
+    assert isinstance(gather, Gather) and (gather.keypad, gather.speech) == (True, False)
+    assert (call.state.keypad_only, call.state.attempts) == (True, 0)
+    call.send(DigitsEntered, "75201")
+    assert call.state.slots["state"] == "TX" and call.state.keypad_only is False
+
+
+def test_a_key_while_listening_moves_the_question_to_the_keypad() -> None:
+    call = voice_call()
+    call.send(DigitsEntered, "7")
+    assert isinstance(call.actions[-1], Gather)
+    assert call.state.history[-1].event == "keypad_chosen"
+    call.send(DigitsEntered, "7")  # now on the keypad: one digit is not a ZIP code
+    assert call.said[0] == "Sorry, I didn't understand that."
+
+
+def test_without_voice_on_the_call_a_voice_ask_uses_the_keypad_from_the_start() -> None:
+    call = voice_call(voice=False)
+    (gather,) = call.actions
+    assert isinstance(gather, Gather) and (gather.keypad, gather.speech) == (True, False)

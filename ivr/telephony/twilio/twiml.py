@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from twilio.twiml.voice_response import Dial, VoiceResponse
 from twilio.twiml.voice_response import Gather as TwiGather
 
-from ivr.engine.actions import Action, Gather, Hangup, Play, Record, Say, Transfer
+from ivr.engine.actions import Action, Gather, Hangup, Listen, Play, Record, Say, Transfer
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class TurnUrls:
     record: str
     dial: str
     recording_status: str
+    voice_answer: str
+    voice_wait: str
 
 
 def turn_urls(base: str, turn: int) -> TurnUrls:
@@ -36,6 +38,8 @@ def turn_urls(base: str, turn: int) -> TurnUrls:
         record=f"{base}/twilio/record{query}",
         dial=f"{base}/twilio/dial{query}",
         recording_status=f"{base}/twilio/recording-status",
+        voice_answer=f"{base}/twilio/voice-answer{query}",
+        voice_wait=f"{base}/twilio/voice-wait{query}",
     )
 
 
@@ -49,6 +53,19 @@ def render(actions: Sequence[Action], urls: TurnUrls, pool_number: Callable[[str
             response.play(action.url, loop=action.loop)
         elif isinstance(action, Gather):
             response.append(_gather(action, urls))
+            response.redirect(urls.no_input, method="POST")
+        elif isinstance(action, Listen):
+            for prompt in action.prompt:
+                _prompt(response, prompt)
+            response.record(
+                action=urls.voice_answer,
+                method="POST",
+                max_length=action.max_seconds,
+                timeout=action.silence_timeout_s,
+                play_beep=False,
+                finish_on_key="0123456789*#" if action.keypad else "",
+                trim="trim-silence",
+            )
             response.redirect(urls.no_input, method="POST")
         elif isinstance(action, Record):
             response.record(
@@ -67,6 +84,14 @@ def render(actions: Sequence[Action], urls: TurnUrls, pool_number: Callable[[str
             response.append(_dial(action, urls, pool_number(action.pool)))
         elif isinstance(action, Hangup):
             response.hangup()
+    return str(response)
+
+
+def still_listening(text: str, voice: str, wait_url: str) -> str:
+    """A short filler while a spoken answer is transcribed, then back for the result."""
+    response = VoiceResponse()
+    response.say(text, voice=voice, language="en-US")
+    response.redirect(wait_url, method="POST")
     return str(response)
 
 
@@ -100,11 +125,15 @@ def _gather(action: Gather, urls: TurnUrls) -> TwiGather:
         **options,
     )
     for prompt in action.prompt:
-        if isinstance(prompt, Say):
-            gather.say(prompt.text, voice=prompt.voice, language=prompt.language)
-        else:
-            gather.play(prompt.url, loop=prompt.loop)
+        _prompt(gather, prompt)
     return gather
+
+
+def _prompt(parent: VoiceResponse | TwiGather, prompt: Say | Play) -> None:
+    if isinstance(prompt, Say):
+        parent.say(prompt.text, voice=prompt.voice, language=prompt.language)
+    else:
+        parent.play(prompt.url, loop=prompt.loop)
 
 
 def _dial(action: Transfer, urls: TurnUrls, number: str) -> Dial:

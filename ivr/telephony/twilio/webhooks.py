@@ -30,12 +30,15 @@ from ivr.engine.events import (
     SpeechHeard,
     TransferEnded,
     TransferOutcome,
+    VoiceUnavailable,
 )
 from ivr.engine.state import CallState
+from ivr.flows.schema import AskStep
 from ivr.logs import fields
 from ivr.telephony.call_store import CallStore, StoredCall
 from ivr.telephony.recording_events import RecordingEvents
-from ivr.telephony.twilio.twiml import message, render, turn_urls
+from ivr.telephony.twilio.twiml import message, render, still_listening, turn_urls
+from ivr.telephony.voice_answers import VoiceAnswers
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,8 @@ TECHNICAL_TROUBLE = (
 TECHNICAL_TROUBLE_TRANSFER = (
     "We're sorry, we are having technical difficulties. Please hold while we connect you."
 )
+STILL_LISTENING = "One moment."
+FILLER_VOICE = "Polly.Joanna"
 ENDED_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 MAX_WRITE_ATTEMPTS = 8
 RENDERED_TURNS_KEPT = 1024
@@ -67,12 +72,18 @@ class TwilioWebhooks:
         recordings: RecordingEvents,
         public_base: str,
         clock: Clock,
+        voice_wait_s: float = 2.5,
+        voice_budget_s: float = 6.0,
     ) -> None:
         self.setup = setup
         self.store = store
         self.recordings = recordings
         self.public_base = public_base
         self.clock = clock
+        self.voice: VoiceAnswers | None = None
+        """Set at start-up when a Whisper model is loaded; None: voice asks use the keypad."""
+        self.voice_wait_s = voice_wait_s
+        self.voice_budget_s = voice_budget_s
         # Every call of a flow goes through the same turns (the same prompts at the same turn
         # numbers), and actions are immutable values: render each distinct turn's TwiML once.
         self._rendered = lru_cache(maxsize=RENDERED_TURNS_KEPT)(self._render_turn)
@@ -84,6 +95,8 @@ class TwilioWebhooks:
             web.post("/twilio/no-input", self.no_input),
             web.post("/twilio/record", self.recorded),
             web.post("/twilio/dial", self.dialled),
+            web.post("/twilio/voice-answer", self.voice_answered),
+            web.post("/twilio/voice-wait", self.voice_waited),
             web.post("/twilio/status", self.call_status),
             web.post("/twilio/recording-status", self.recording_status),
         ]
@@ -101,7 +114,9 @@ class TwilioWebhooks:
         campaign = self.setup.campaign(number.campaign)
         flow = self.setup.flows[campaign.flow]
         caller_state = str(form.get("FromState", "")) or None
-        context = self.setup.call_context(number, str(form.get("From", "")), caller_state)
+        context = self.setup.call_context(
+            number, str(form.get("From", "")), caller_state, voice=self.voice is not None
+        )
         started = CallStarted(at=self.clock(), context=context)
         try:
             state, actions = step(flow, new_call(flow, call_sid, started), started)
@@ -137,8 +152,13 @@ class TwilioWebhooks:
     ) -> web.Response:
         form = await request.post()
         call_sid = _required(form, "CallSid")
-        turn = _turn_number(request)
-        event = make_event(form, self.clock())
+        return await self._apply(
+            form, call_sid, _turn_number(request), make_event(form, self.clock())
+        )
+
+    async def _apply(
+        self, form: Form, call_sid: str, turn: int | None, event: Event
+    ) -> web.Response:
         try:
             twiml = await self._advance(call_sid, event, turn)
         except RedisError:
@@ -148,6 +168,73 @@ class TwilioWebhooks:
             log.warning("webhook for unknown call", extra=fields(call_sid=call_sid))
             return _twiml(self._trouble(str(form.get("To", ""))))
         return _twiml(twiml)
+
+    # -- spoken (voice) answers -------------------------------------------------------------
+
+    async def voice_answered(self, request: web.Request) -> web.Response:
+        """A short ``<Record>`` ended: a key, silence, a hang-up, or speech to transcribe."""
+        form = await request.post()
+        call_sid = _required(form, "CallSid")
+        turn = _turn_number(request)
+        at = self.clock()
+        event = _listen_event(form, at)
+        if event is not None or self.voice is None or turn is None:
+            return await self._apply(form, call_sid, turn, event or VoiceUnavailable(at))
+        try:
+            stored = await self.store.get(call_sid)
+            if stored is not None and stored.state.turn == turn:
+                prompt = self._whisper_prompt(stored.state)
+                await self.voice.start(call_sid, turn, str(form["RecordingUrl"]), prompt)
+        except RedisError:
+            log.exception("call state unavailable", extra=fields(call_sid=call_sid))
+            return _twiml(self._trouble(str(form.get("To", ""))))
+        return await self._voice_result(form, call_sid, turn, at + self.voice_budget_s)
+
+    async def voice_waited(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        call_sid = _required(form, "CallSid")
+        turn = _turn_number(request)
+        try:
+            deadline = float(request.query["deadline"])
+        except (KeyError, ValueError):
+            raise web.HTTPBadRequest(text="Invalid deadline.\n") from None
+        if turn is None or self.voice is None:
+            return await self._apply(form, call_sid, turn, VoiceUnavailable(self.clock()))
+        return await self._voice_result(form, call_sid, turn, deadline)
+
+    async def _voice_result(
+        self, form: Form, call_sid: str, turn: int, deadline: float
+    ) -> web.Response:
+        """Wait for the transcript; come back for it while the budget lasts, then the keypad."""
+        assert self.voice is not None
+        wait = min(self.voice_wait_s, deadline - self.clock())
+        try:
+            result = await self.voice.result(call_sid, turn, wait)
+        except RedisError:
+            log.exception("call state unavailable", extra=fields(call_sid=call_sid))
+            return _twiml(self._trouble(str(form.get("To", ""))))
+        at = self.clock()
+        event: Event
+        if result is None and at < deadline:
+            wait_url = turn_urls(self.public_base, turn).voice_wait + f"&deadline={deadline:.3f}"
+            return _twiml(still_listening(STILL_LISTENING, FILLER_VOICE, wait_url))
+        if result is None or result.failed:
+            event = VoiceUnavailable(at)
+        elif not result.text:
+            event = NoInput(at)
+        else:
+            event = SpeechHeard(
+                at, result.text, result.confidence, result.recording, result.signals
+            )
+        return await self._apply(form, call_sid, turn, event)
+
+    def _whisper_prompt(self, state: CallState) -> str | None:
+        """The ask's hints steer Whisper toward the words it expects (None: the domain prompt)."""
+        flow = self.setup.flows.get(state.flow)
+        current = flow.step(state.step) if flow and state.step else None
+        if isinstance(current, AskStep) and current.hints:
+            return ", ".join(current.hints) + "."
+        return None
 
     async def _advance(self, call_sid: str, event: Event, turn: int | None) -> str | None:
         """Apply ``event`` with compare-and-set; a stale or repeated turn gets the last answer."""
@@ -260,6 +347,19 @@ def _gather_event(form: Form, at: float) -> Event:
     if speech:
         return SpeechHeard(at, speech, _float(form.get("Confidence")))
     return NoInput(at)
+
+
+def _listen_event(form: Form, at: float) -> Event | None:
+    """What a voice ask's recording means without transcribing it; None: speech to transcribe."""
+    digits = str(form.get("Digits", ""))
+    if digits == "hangup":
+        return CallerHungUp(at)
+    if digits:
+        return DigitsEntered(at, digits)
+    duration = _float(form.get("RecordingDuration")) or 0.0
+    if not form.get("RecordingUrl") or duration <= 0:
+        return NoInput(at)
+    return None
 
 
 def _record_event(form: Form, at: float) -> Event:
