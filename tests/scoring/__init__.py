@@ -1,0 +1,1 @@
+"""Transcription: audio decoding, VAD, the trimmed-context Whisper path, generated checkpoints."""
