@@ -19,13 +19,13 @@ from ivr.simulator.caller import ScriptedCaller
 from ivr.simulator.carrier import Carrier, CarrierConfig
 from ivr.simulator.model import CallRecord
 from scoring.whisper_checkpoints import build_scripted_checkpoint
+from tests.support.data import AN4_ANSWER, shared_data
 from tests.support.services import ACCOUNT_SID, AUTH_TOKEN, ROOT, ServerProcess, start_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.models]
 
 DEPLOYMENT = ROOT / "tests" / "e2e" / "voice" / "warmline.yaml"
 NUMBER = "+18005550150"
-SPEECH = ROOT.parent / "shared" / "data" / "an4_test" / "wav" / "an4test_clstk" / "fcaw"
 SENTENCE = "It's in Texas."
 PROMPT = "Texas, Florida, Georgia."  # the ask's hints, as the server passes them to Whisper
 
@@ -72,9 +72,7 @@ async def stored_state(redis_url: str, call_sid: str) -> CallState:
 
 
 def an4_clip() -> Path:
-    clips = sorted(SPEECH.glob("*.wav"))
-    assert clips, f"no AN4 audio under {SPEECH}"
-    return clips[0]
+    return shared_data() / AN4_ANSWER
 
 
 async def test_spoken_answer_is_recorded_transcribed_and_parsed(

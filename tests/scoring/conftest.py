@@ -6,7 +6,6 @@ the real architecture, loaded through the real ``whisper.load_model``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,34 +16,21 @@ from scoring.audio import Samples, load_mono
 from scoring.transcripts import DOMAIN_PROMPT
 from scoring.whisper_checkpoints import build_random_checkpoint, build_scripted_checkpoint
 from scoring.whisper_model import clear_cache, set_torch_threads
+from tests.support.data import AN4_ANSWER, shared_data
 
 SENTENCE = "I would like to refinance my house in Texas."
 RATE = 16_000
 
 
-def _data_root() -> Path:
-    repo = Path(__file__).resolve().parents[2]
-    candidates = [Path(p) for p in [os.environ.get("WARMLINE_TEST_DATA", "")] if p]
-    candidates += [repo / "shared" / "data", repo.parent / "shared" / "data"]
-    for candidate in candidates:
-        if (candidate / "an4_test").is_dir() and (candidate / "fsdd_test").is_dir():
-            return candidate
-    pytest.fail(
-        "public test audio not found (an4_test/, fsdd_test/); looked in "
-        + ", ".join(str(c) for c in candidates)
-        + "; set WARMLINE_TEST_DATA to the folder that holds them"
-    )
-
-
 @pytest.fixture(scope="session")
 def data_root() -> Path:
-    return _data_root()
+    return shared_data()
 
 
 @pytest.fixture(scope="session")
 def an4_wav(data_root: Path) -> Path:
     """AN4 an406-fcaw-b: 4.0 s, 16 kHz, "RUBOUT G M E F THREE NINE"."""
-    return data_root / "an4_test" / "wav" / "an4test_clstk" / "fcaw" / "an406-fcaw-b.wav"
+    return data_root / AN4_ANSWER
 
 
 @pytest.fixture(scope="session")
