@@ -1,18 +1,26 @@
-"""The ``warmline`` command: serve, validate, schema, simulate."""
+"""The ``warmline`` command: serve, validate, schema, simulate, worker, jobs, models.
+
+Heavy imports (torch, whisper, the server) happen inside the commands that need them, so
+``warmline validate`` and ``warmline jobs`` start fast.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from ivr.problems import InvalidConfig, Problem
 
 if TYPE_CHECKING:
+    from ivr.config import Settings
     from ivr.deployment import Setup
+
+DEFAULT_WORKER_MODEL = "base.en"
 
 
 @click.group()
@@ -29,9 +37,7 @@ def main() -> None:
 def serve(deployment: str | None, host: str | None, port: int | None) -> None:
     """Serve Twilio's voice webhooks for the deployment's tracking numbers."""
     from aiohttp import web
-    from pydantic import ValidationError
 
-    from ivr.config import Settings
     from ivr.logs import configure
     from ivr.redis_server import RedisUnavailable, redis_url
     from ivr.server.app import MissingSecret, create_app
@@ -41,10 +47,7 @@ def serve(deployment: str | None, host: str | None, port: int | None) -> None:
     overrides = {
         k: v for k, v in {"deployment": deployment, "host": host, "port": port}.items() if v
     }
-    try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as error:  # e.g. WARMLINE_PORT=http
-        _fail(f"invalid settings in the environment: {error}")
+    settings = _settings(overrides)
     setup = _load_setup(settings.deployment)
     try:
         with redis_url(settings.redis_url) as url:
@@ -135,6 +138,229 @@ def simulate(
     except (OSError, ValueError, UnknownNumber) as error:
         _fail(str(error))
     sys.exit(0 if ok else 1)
+
+
+@main.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    help="Jobs in hand at once (default: $WARMLINE_WORKER_CONCURRENCY or 1).",
+)
+@click.option("--consumer", help="Consumer name, unique per process (default: host-pid-random).")
+@click.option(
+    "--model",
+    help=f"Whisper model name or checkpoint path (default: $WARMLINE_WHISPER_MODEL or "
+    f"{DEFAULT_WORKER_MODEL}).",
+)
+def worker(concurrency: int | None, consumer: str | None, model: str | None) -> None:
+    """Drain the recordings queue: fetch, store and transcribe full call recordings.
+
+    Runs until SIGTERM or SIGINT, then finishes the jobs in hand. Start as many as you like, on
+    as many machines: they share the queue through Redis.
+    """
+    import asyncio
+
+    from ivr.logs import configure
+    from ivr.recordings.transcription import (
+        MediaCredentialsMissing,
+        media_credentials,
+        run_recordings_worker,
+    )
+    from ivr.redis_server import RedisUnavailable, redis_url
+
+    configure()
+    settings = _settings({})
+    try:
+        media_credentials(settings)
+    except MediaCredentialsMissing as error:
+        _fail(str(error))
+    name = model or settings.whisper_model or DEFAULT_WORKER_MODEL
+    click.echo(f"warmline: loading Whisper {name}", err=True)
+    from scoring.transcriber import Transcriber  # torch and whisper: only this command
+    from scoring.whisper_model import WhisperLoadError
+
+    try:
+        transcriber = Transcriber.load(name, threads=settings.whisper_threads)
+    except (WhisperLoadError, ValueError) as error:  # ValueError: e.g. a thread count of 0
+        _fail(f"cannot start the worker: {error}")
+    try:
+        with redis_url(settings.redis_url) as url:
+            click.echo(
+                f"warmline: worker on {_redacted(url)} (recordings in {settings.recordings_dir}/)",
+                err=True,
+            )
+            asyncio.run(
+                run_recordings_worker(
+                    settings,
+                    url,
+                    transcriber,
+                    transcriber.loaded.source,
+                    consumer=consumer,
+                    concurrency=concurrency,
+                )
+            )
+    except RedisUnavailable as error:
+        _fail(str(error))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers as a JSON object.")
+def jobs(as_json: bool) -> None:
+    """Show the recordings queue: depth, pending, delayed, dead, consumers."""
+    import asyncio
+
+    from redis.exceptions import RedisError
+
+    from ivr.recordings.transcription import recording_stats
+    from ivr.redis_server import DEFAULT_HOST, DEFAULT_PORT, is_listening
+
+    settings = _settings({})
+    url = settings.redis_url
+    if not url:
+        if not is_listening(DEFAULT_HOST, DEFAULT_PORT):
+            _fail(
+                f"no Redis is listening on {DEFAULT_HOST}:{DEFAULT_PORT}; set WARMLINE_REDIS_URL "
+                "to the Redis your servers and workers use"
+            )
+        url = f"redis://{DEFAULT_HOST}:{DEFAULT_PORT}/0"
+    try:
+        stats = asyncio.run(recording_stats(url))
+    except (RedisError, OSError) as error:
+        _fail(f"cannot read the queue from {_redacted(url)}: {error}")
+    if as_json:
+        click.echo(json.dumps(stats, indent=2))
+        return
+    columns = ["stream", "group", "depth", "pending", "delayed", "dead", "consumers", "transcribed"]
+    widths = [max(len(c), len(str(stats[c]))) for c in columns]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    cells = [str(stats[c]) for c in columns]
+    click.echo(
+        "  ".join(
+            cell.ljust(w) if isinstance(stats[c], str) else cell.rjust(w)
+            for c, cell, w in zip(columns, cells, widths, strict=True)
+        ).rstrip()
+    )
+    if int(stats["dead"]):
+        click.echo(
+            f"dead letters: redis-cli XRANGE '{{{stats['stream']}}}:dead' - +  (see docs/jobs.md)",
+            err=True,
+        )
+
+
+@main.group()
+def models() -> None:
+    """Model weights: fetched once per machine, never downloaded behind your back."""
+
+
+@models.group()
+def fetch() -> None:
+    """Download model weights."""
+
+
+@fetch.command("whisper")
+@click.argument("name")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False),
+    help="Folder to save into (default: $WARMLINE_WHISPER_ROOT or models/whisper).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=20.0,
+    show_default=True,
+    help="Seconds to wait for the download server to answer (connect, and each read).",
+)
+def fetch_whisper_command(name: str, root: str | None, timeout: float) -> None:
+    """Download the official Whisper checkpoint NAME (tiny.en, base.en, …), SHA-256 checked."""
+    import socket
+
+    from scoring.models import (
+        ModelFetchError,
+        fetch_command,
+        fetch_whisper,
+        whisper_checkpoint_file,
+    )
+
+    try:
+        target = whisper_checkpoint_file(name, root)
+    except ValueError as error:
+        _fail(str(error))
+    if not target.is_file():  # present: fetch_whisper only checks its SHA-256, offline
+        url = _whisper_url(name)
+        if problem := _unreachable(url, timeout):
+            _fail(
+                f"could not download Whisper {name!r} from {url}: {problem}. On a machine "
+                f"without internet access, copy {target.name} (fetched elsewhere with "
+                f"`{fetch_command(name)}`) into {target.parent}/"
+            )
+    socket.setdefaulttimeout(timeout)  # whisper's downloader sets none: a stalled read ends
+    try:
+        path = fetch_whisper(name, root)
+    except ModelFetchError as error:
+        _fail(str(error))
+    click.echo(str(path))
+
+
+def _whisper_url(name: str) -> str:
+    import whisper
+
+    return str(whisper._MODELS[name])
+
+
+def _unreachable(url: str, timeout_s: float) -> str | None:
+    """Why no connection to ``url``'s host (or the proxy urllib would use) opens within
+    ``timeout_s`` — name resolution included, which no socket timeout bounds — or None."""
+    import socket
+    import threading
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        proxied = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        host, port = proxied.hostname or "", proxied.port or 80
+    outcome: list[str | None] = []
+
+    def attempt() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout_s).close()
+            outcome.append(None)
+        except OSError as error:
+            outcome.append(f"cannot connect to {host}:{port} ({error})")
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if not outcome:
+        return f"no answer from {host}:{port} within {timeout_s:g} s"
+    return outcome[0]
+
+
+def _settings(overrides: Mapping[str, Any]) -> Settings:
+    from pydantic import ValidationError
+
+    from ivr.config import Settings
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:  # e.g. WARMLINE_PORT=http
+        _fail(f"invalid settings in the environment: {error}")
+
+
+def _redacted(url: str) -> str:
+    """A Redis URL without its password, for messages."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (
+        f":{parts.port}" if parts.port else ""
+    )
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def _load_setup(path: str) -> Setup:

@@ -7,7 +7,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Everything a ``warmline serve`` process needs to know about its environment."""
+    """Everything a ``warmline serve`` or ``warmline worker`` process needs to know about its
+    environment."""
 
     model_config = SettingsConfigDict(env_prefix="WARMLINE_", extra="ignore")
 
@@ -29,8 +30,9 @@ class Settings(BaseSettings):
     )
     whisper_model: str | None = Field(
         default=None,
-        description="Whisper for spoken (voice) answers: an official name (tiny.en, base.en…) "
-        "under models/whisper/, or a checkpoint path. Unset: voice questions use the keypad.",
+        description="Whisper for spoken (voice) answers and for workers: an official name "
+        "(tiny.en, base.en…) under models/whisper/, or a checkpoint path. Unset: voice questions "
+        "use the keypad, and workers use base.en.",
     )
     whisper_processes: int = 1
     whisper_threads: int | None = None
@@ -45,6 +47,34 @@ class Settings(BaseSettings):
     port: int = 8080
     call_ttl_s: int = 6 * 3600
     shutdown_grace_s: float = 10.0
+
+    # -- workers (``warmline worker``): full call recordings -----------------------------------
+    recordings_dir: str = Field(
+        default="recordings",
+        description="The local recording store: YYYY/MM/DD/<CallSid>/<RecordingSid>.wav and "
+        "<RecordingSid>.transcript.json under it.",
+    )
+    recording_fetch_attempts: int = Field(
+        default=20, ge=1, description="Downloads tried per job attempt (a fresh recording 404s)."
+    )
+    recording_fetch_retry_s: float = Field(
+        default=0.1, ge=0, description="First wait between downloads; doubles, capped at 10x."
+    )
+    worker_concurrency: int = Field(default=1, ge=1, description="Jobs a worker holds at once.")
+    worker_max_attempts: int = Field(default=5, ge=1, description="Attempts before dead letters.")
+    worker_visibility_timeout_s: float = Field(
+        default=60.0, gt=0, description="How long a silent worker keeps its jobs."
+    )
+    worker_handler_timeout_s: float = Field(
+        default=900.0, ge=0, description="A job running longer fails (0: no limit)."
+    )
+    worker_retry_base_s: float = Field(
+        default=2.0, ge=0, description="Wait before the second attempt; doubles per attempt."
+    )
+    worker_retry_max_s: float = Field(default=600.0, ge=0, description="Longest retry wait.")
+    worker_poll_ms: int = Field(
+        default=2000, ge=1, description="Longest wait for new work (also bounds a stop)."
+    )
 
     @property
     def public_base(self) -> str:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
-_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+# A run of digits standing alone (not inside an identifier such as a CallSid's hex).
+_PHONE = re.compile(r"(?<![\w+])\+?\d[\d\s().-]{6,}\d(?!\w)")
 _FIELDS = "warmline_fields"
 
 
@@ -26,6 +28,17 @@ def mask_phone(value: str) -> str:
 
 def mask_text(text: str) -> str:
     return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+@dataclass(frozen=True)
+class Verbatim:
+    """A value that looks like a number but holds no phone number (a stream entry id, whose
+    digits are Redis's clock): logged as it is, so operators can match it."""
+
+    value: str
+
+    def __str__(self) -> str:
+        return self.value
 
 
 def fields(**values: Any) -> dict[str, Any]:

@@ -14,13 +14,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
 from ivr.jobs.job import Job
 from ivr.jobs.queue import JobQueue
-from ivr.logs import fields, mask_text
+from ivr.logs import Verbatim, fields, mask_text
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +27,6 @@ Handler = Callable[[Job], Awaitable[None]]
 
 RECORDING_KIND = "recording"
 _ERROR_LIMIT = 500  # characters of an error kept in a dead letter
-
-
-@dataclass(frozen=True)
-class EntryId:
-    """A stream entry id in a log line, unmasked: its digits are Redis's clock in milliseconds,
-    not a phone number, and operators need them to match a line to ``XPENDING`` output."""
-
-    value: str
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def blocking_handler(fn: Callable[[Job], object], executor: Executor | None = None) -> Handler:
@@ -146,8 +134,8 @@ class Worker:
         kind = job.fields.get("kind", self.default_kind)
         handler = self.handlers.get(kind)
         about: dict[str, object] = {
-            "job": EntryId(job.id),
-            "key": EntryId(job.key) if job.key == job.id else job.key,
+            "job": Verbatim(job.id),
+            "key": Verbatim(job.key) if job.key == job.id else job.key,
             "kind": kind,
             "attempt": job.attempt,
         }
@@ -193,11 +181,11 @@ class Worker:
                 kept = await self.queue.extend(job)
             except RedisError as exc:
                 log.warning(
-                    "job lease not renewed", extra=fields(job=EntryId(job.id), error=str(exc))
+                    "job lease not renewed", extra=fields(job=Verbatim(job.id), error=str(exc))
                 )
                 continue
             if not kept:
-                log.warning("job lease lost", extra=fields(job=EntryId(job.id), key=job.key))
+                log.warning("job lease lost", extra=fields(job=Verbatim(job.id), key=job.key))
                 return
 
     def _fields(self) -> dict[str, object]:

@@ -8,6 +8,7 @@ account, the account SID and auth token are sent.
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import aiohttp
 
@@ -31,12 +32,15 @@ async def fetch_recording(
     wav_url = url if url.endswith(".wav") else f"{url}.wav"
     if channels == 2:
         wav_url += "?RequestedChannels=2"
-    auth = aiohttp.BasicAuth(account_sid, auth_token) if account_sid and auth_token else None
+    headers = {}
+    if account_sid and auth_token:
+        pair = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+        headers["Authorization"] = f"Basic {pair}"
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     last = "no attempt made"
     for attempt in range(attempts):
         try:
-            async with session.get(wav_url, auth=auth, timeout=timeout) as response:
+            async with session.get(wav_url, headers=headers, timeout=timeout) as response:
                 if response.status == 200:
                     return await response.read()
                 last = f"HTTP {response.status}"

@@ -3,19 +3,23 @@
 `GET /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}` (also with `.wav`) returns
 8 kHz mono 16-bit PCM WAV, like Twilio's default. `.mp3` answers 415 by default: the stdlib cannot
 encode MP3, and serving WAV bytes under an MP3 URL would let an app that decodes by extension pass
-here and fail in production (`mp3="wav"` serves the WAV instead). `?RequestedChannels=2` answers
-400, as Twilio does for a mono recording. Optional Basic auth (AccountSid:AuthToken) models the
+here and fail in production (`mp3="wav"` serves the WAV instead). A two-channel recording (a WAV
+with two channels: caller left, officer right) is served as stored with `?RequestedChannels=2`
+and mixed down to mono without it, as Twilio does; `?RequestedChannels=2` on a mono recording
+answers 400. Optional Basic auth (AccountSid:AuthToken) models the
 "HTTP Basic Authentication for media" account setting, and `unavailable_ms` models recordings that
 answer 404 for a moment after the recording status callback.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import functools
 import hmac
 import io
+import struct
 import time
 import wave
 from collections.abc import Callable
@@ -53,6 +57,44 @@ def wav_file_duration(path: Path) -> float:
     """Length in seconds of a WAV file; blocking, so call it through `asyncio.to_thread`."""
     with wave.open(str(path), "rb") as wav:
         return wav.getnframes() / wav.getframerate()
+
+
+def wav_channels(data: bytes) -> int:
+    """Channels a WAV file's header declares (1 when it has no readable ``fmt `` chunk)."""
+    pos = 12
+    while data[:4] == b"RIFF" and pos + 8 <= len(data):
+        chunk, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        if chunk == b"fmt " and pos + 12 <= len(data):
+            return max(1, int(struct.unpack_from("<H", data, pos + 10)[0]))
+        pos += 8 + size + (size & 1)
+    return 1
+
+
+def mix_to_mono(data: bytes) -> bytes:
+    """A 16-bit PCM WAV's channels averaged into one (other encodings are returned as they are)."""
+    import numpy as np  # only for two-channel recordings
+
+    try:
+        with wave.open(io.BytesIO(data), "rb") as wav:
+            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+            frames = wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError):
+        return data
+    if channels == 1 or width != 2:
+        return data
+    samples = np.frombuffer(frames, "<i2").reshape(-1, channels).astype(np.int32)
+    mono = (samples.sum(axis=1) // channels).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(mono.tobytes())
+    return buffer.getvalue()
+
+
+def _read_file(path: Path) -> bytes:
+    return path.read_bytes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +191,11 @@ class MediaServer:
         name = request.match_info["name"]
         sid, dot, ext = name.partition(".")
         suffix = dot + ext
-        response = self._answer(request, sid, suffix)
+        response = await self._answer(request, sid, suffix)
         self.fetches.append(MediaFetch(sid, suffix, response.status))
         return response
 
-    def _answer(self, request: web.Request, sid: str, suffix: str) -> web.StreamResponse:
+    async def _answer(self, request: web.Request, sid: str, suffix: str) -> web.StreamResponse:
         if not self._authorized(request):
             return web.json_response(
                 {"code": 20003, "message": "Authenticate", "status": 401},
@@ -169,12 +211,17 @@ class MediaServer:
         ):
             message = f"The requested resource {request.path} was not found"
             return web.json_response({"code": 20404, "message": message, "status": 404}, status=404)
-        if request.query.get("RequestedChannels", "1") != "1":
+        requested = request.query.get("RequestedChannels", "1")
+        if isinstance(stored.audio, Path):
+            body = await asyncio.to_thread(_read_file, stored.audio)
+        else:
+            body = stored.audio if stored.audio is not None else silence_wav(stored.duration_s)
+        channels = wav_channels(body)
+        if requested not in ("1", "2") or int(requested) > channels:
             message = "Requested channels exceed the recording's channels"
             return web.json_response({"code": 20001, "message": message, "status": 400}, status=400)
         if suffix == ".mp3" and self._mp3 == "reject":
             return web.Response(status=415, text="the simulator serves WAV only; drop the .mp3")
-        if isinstance(stored.audio, Path):
-            return web.FileResponse(stored.audio, headers={"Content-Type": WAV_CONTENT_TYPE})
-        body = stored.audio if stored.audio is not None else silence_wav(stored.duration_s)
+        if requested == "1" and channels > 1:
+            body = await asyncio.to_thread(mix_to_mono, body)
         return web.Response(body=body, content_type=WAV_CONTENT_TYPE)

@@ -1,0 +1,130 @@
+"""Helpers for the recordings tests: public speech, a two-channel call, ``warmline`` processes."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import wave
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scoring.audio import load_mono, resample
+from tests.support.data import shared_data
+from tests.support.services import ROOT
+
+PHONE_RATE = 8000
+CALLER_AT, OFFICER_AT = 0.5, 5.0  # seconds into the recording where each party speaks
+
+
+def an4(speaker: str, name: str) -> Path:
+    return shared_data() / "an4_test" / "wav" / "an4test_clstk" / speaker / name
+
+
+def wav_bytes(samples: np.ndarray, rate: int = PHONE_RATE) -> bytes:
+    """``(frames,)`` or ``(frames, channels)`` floats in [-1, 1] → 16-bit PCM WAV bytes."""
+    frames = samples if samples.ndim == 2 else samples[:, None]
+    pcm = (np.clip(frames, -1.0, 1.0) * 32767).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(pcm.shape[1])
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm.tobytes())
+    return buffer.getvalue()
+
+
+def phone_clip(path: Path) -> np.ndarray:
+    """An AN4 clip (16 kHz) at the phone's 8 kHz."""
+    return resample(load_mono(path), 16_000, PHONE_RATE)
+
+
+def two_channel_call(seconds: float = 9.0) -> bytes:
+    """A dual-channel call recording as Twilio serves it (8 kHz, 16-bit): a caller (AN4 fcaw) on
+    the left at :data:`CALLER_AT`, an officer (AN4 fjlp) on the right at :data:`OFFICER_AT`."""
+    stereo = np.zeros((round(seconds * PHONE_RATE), 2), np.float32)
+    for channel, at, clip in (
+        (0, CALLER_AT, phone_clip(an4("fcaw", "an406-fcaw-b.wav"))),
+        (1, OFFICER_AT, phone_clip(an4("fjlp", "an416-fjlp-b.wav"))),
+    ):
+        start = round(at * PHONE_RATE)
+        stereo[start : start + clip.shape[0], channel] = clip
+    return wav_bytes(stereo)
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment without any Warmline, Twilio or proxy setting, plus ``extra``."""
+    dropped = ("WARMLINE_", "TWILIO_")
+    proxies = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(dropped) and k.lower() not in proxies
+    }
+    return {**clean, "PYTHONUNBUFFERED": "1", **(extra or {})}
+
+
+def warmline(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``python -m ivr ARGS`` from the repository root, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "ivr", *args],
+        cwd=ROOT,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@dataclass
+class WorkerProcess:
+    """One ``warmline worker`` process."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+def start_worker(
+    workdir: Path, env: Mapping[str, str], *args: str, ready_timeout_s: float = 60
+) -> WorkerProcess:
+    """Start ``python -m ivr worker ARGS`` and wait until it is claiming jobs."""
+    log_path = workdir / f"worker-{time.monotonic_ns()}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ivr", "worker", *args],
+            cwd=ROOT,
+            env=clean_env(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    worker = WorkerProcess(process, log_path)
+    deadline = time.monotonic() + ready_timeout_s
+    while "worker started" not in worker.log():
+        if process.poll() is not None:
+            raise RuntimeError(f"worker exited with {process.returncode}:\n{worker.log()}")
+        if time.monotonic() > deadline:
+            worker.stop(signal.SIGKILL)
+            raise RuntimeError(f"worker did not start:\n{worker.log()}")
+        time.sleep(0.05)
+    return worker
