@@ -12,9 +12,11 @@ right); :func:`to_mono` mixes them when one stream is wanted.
 
 from __future__ import annotations
 
+import io
 import shutil
 import struct
 import subprocess
+import wave
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
@@ -147,6 +149,19 @@ def read_wav(data: bytes) -> DecodedAudio:
         )
     samples = np.ascontiguousarray(flat.reshape(-1, channels).T, dtype=np.float32)
     return DecodedAudio(samples, rate)
+
+
+def write_wav(samples: npt.NDArray[np.floating], sample_rate: int) -> bytes:
+    """``(frames,)`` or ``(frames, channels)`` floats in [-1, 1] → 16-bit PCM WAV bytes."""
+    frames = samples if samples.ndim == 2 else samples[:, None]
+    pcm = (np.clip(frames, -1.0, 1.0) * 32767).round().astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(pcm.shape[1])
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(pcm.tobytes())
+    return buffer.getvalue()
 
 
 def _looks_like_mp3(data: bytes) -> bool:

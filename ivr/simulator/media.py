@@ -28,7 +28,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+import numpy as np
 from aiohttp import web
+
+from scoring.audio import write_wav
 
 SAMPLE_RATE = 8000
 WAV_CONTENT_TYPE = "audio/x-wav"
@@ -37,14 +40,7 @@ WAV_CONTENT_TYPE = "audio/x-wav"
 @functools.lru_cache(maxsize=64)
 def silence_wav(seconds: float) -> bytes:
     """`seconds` of 8 kHz mono 16-bit silence as a WAV file."""
-    frames = max(0, round(seconds * SAMPLE_RATE))
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes(b"\x00\x00" * frames)
-    return buffer.getvalue()
+    return write_wav(np.zeros(max(0, round(seconds * SAMPLE_RATE)), np.float32), SAMPLE_RATE)
 
 
 def wav_duration(data: bytes) -> float:
@@ -72,7 +68,6 @@ def wav_channels(data: bytes) -> int:
 
 def mix_to_mono(data: bytes) -> bytes:
     """A 16-bit PCM WAV's channels averaged into one (other encodings are returned as they are)."""
-    import numpy as np  # only for two-channel recordings
 
     try:
         with wave.open(io.BytesIO(data), "rb") as wav:
@@ -82,15 +77,8 @@ def mix_to_mono(data: bytes) -> bytes:
         return data
     if channels == 1 or width != 2:
         return data
-    samples = np.frombuffer(frames, "<i2").reshape(-1, channels).astype(np.int32)
-    mono = (samples.sum(axis=1) // channels).astype("<i2")
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(mono.tobytes())
-    return buffer.getvalue()
+    samples = np.frombuffer(frames, "<i2").reshape(-1, channels).astype(np.float32) / 32768
+    return write_wav(samples.mean(axis=1), rate)
 
 
 def _read_file(path: Path) -> bytes:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
 import sys
 import time
-import wave
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from scoring.audio import load_mono, resample
+from scoring.audio import load_mono, resample, write_wav
 from tests.support.data import shared_data
 from tests.support.services import ROOT
 
@@ -28,16 +26,7 @@ def an4(speaker: str, name: str) -> Path:
 
 
 def wav_bytes(samples: np.ndarray, rate: int = PHONE_RATE) -> bytes:
-    """``(frames,)`` or ``(frames, channels)`` floats in [-1, 1] → 16-bit PCM WAV bytes."""
-    frames = samples if samples.ndim == 2 else samples[:, None]
-    pcm = (np.clip(frames, -1.0, 1.0) * 32767).astype("<i2")
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(pcm.shape[1])
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm.tobytes())
-    return buffer.getvalue()
+    return write_wav(samples, rate)
 
 
 def phone_clip(path: Path) -> np.ndarray:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import math
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +10,7 @@ import pytest
 import whisper
 from whisper.transcribe import transcribe as whisper_transcribe
 
-from scoring.audio import from_mulaw, load_mono, mulaw_encode, resample
+from scoring.audio import from_mulaw, load_mono, mulaw_encode, resample, write_wav
 from scoring.transcriber import Transcriber, TranscriberConfig
 from scoring.transcripts import DOMAIN_PROMPT, LOAN_TYPE_PROMPT, AnswerTranscript
 from scoring.whisper_checkpoints import build_scripted_checkpoint
@@ -148,16 +146,11 @@ def test_recording_segments_are_labelled_timed_and_merged(
 
 
 def test_recording_file_with_a_silent_officer(transcriber: Transcriber, an4_wav: Path) -> None:
-    caller = (load_mono(an4_wav) * 32767).astype("<i2")
-    stereo = np.zeros((8 * RATE, 2), "<i2")
+    caller = load_mono(an4_wav)
+    stereo = np.zeros((8 * RATE, 2), np.float32)
     stereo[2 * RATE : 2 * RATE + caller.shape[0], 0] = caller
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(stereo.tobytes())
-    segments = transcriber.transcribe_recording(buffer.getvalue(), speakers=("borrower", "agent"))
+    recording = write_wav(stereo, RATE)
+    segments = transcriber.transcribe_recording(recording, speakers=("borrower", "agent"))
     assert [(s.speaker, s.text) for s in segments] == [("borrower", SENTENCE)]
     assert segments[0].start == pytest.approx(2.0 + 0.14 - 0.1, abs=0.03)
     assert transcriber.stats.decoder_runs == 1  # the silent channel was never decoded
