@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import torch
@@ -156,7 +156,16 @@ def _resolve(model: str | Path, root: str | Path | None) -> _Source:
     return _Source(str(path.resolve()), path, False, hint)
 
 
+PROJECTION_ENV = "WARMLINE_WHISPER_PROJECTION"
+
+
 def _projection(model: Whisper, device: torch.device, precision: Precision) -> torch.Tensor:
+    if precision == "auto":
+        # Operators can pin it (float16 / float32) where a measurement at start-up is unreliable.
+        configured = os.environ.get(PROJECTION_ENV, "auto")
+        if configured not in ("auto", "float16", "float32"):
+            raise WhisperLoadError(f"{PROJECTION_ENV} must be auto, float16 or float32")
+        precision = cast(Precision, configured)
     if device.type == "cuda":
         dtype = torch.float16
     elif precision == "auto":

@@ -128,3 +128,20 @@ def test_projection_precision_can_be_forced(random_test: Path) -> None:
 def test_torch_threads_are_set_once() -> None:
     threads = set_torch_threads()
     assert threads == torch.get_num_threads() == set_torch_threads(threads + 3)
+
+
+@pytest.mark.parametrize("pinned", ["float32", "float16"])
+def test_projection_precision_can_be_pinned(
+    random_test: Path, pinned: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WARMLINE_WHISPER_PROJECTION", pinned)
+    loaded = load_whisper(random_test, warm_up=False)
+    assert loaded.projection_dtype == getattr(torch, pinned)
+
+
+def test_an_unknown_projection_setting_is_refused(
+    random_test: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WARMLINE_WHISPER_PROJECTION", "bfloat16")
+    with pytest.raises(WhisperLoadError, match="WARMLINE_WHISPER_PROJECTION"):
+        load_whisper(random_test, warm_up=False)
