@@ -13,7 +13,6 @@ the pool ``officers``); the broken-flow cases use ``bad/broken_flows/``.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -21,29 +20,20 @@ import pytest
 
 from ivr.deployment import load_setup
 from ivr.problems import InvalidConfig
+from tests.support.golden import expected_problems
 from tests.support.services import ROOT
 
 pytestmark = pytest.mark.unit
 
 HERE = Path(__file__).parent
 BAD = HERE / "bad"
-_EXPECT = re.compile(r"# expect: (?:(\S+\.yaml):)?(\d+): (.+)")
-
-
-def _header(path: Path) -> list[str]:
-    """The expected ``path:line: message`` texts, from the file's leading comments."""
-    expected: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            break
-        if match := _EXPECT.fullmatch(line):
-            where = path.parent / match[1] if match[1] else path
-            expected.append(f"{where}:{match[2]}: {match[3]}")
-    return expected
 
 
 def _cases() -> list[Any]:
-    return [pytest.param(path, _header(path), id=path.stem) for path in sorted(BAD.glob("*.yaml"))]
+    return [
+        pytest.param(path, expected_problems(path), id=path.stem)
+        for path in sorted(BAD.glob("*.yaml"))
+    ]
 
 
 def test_the_corpus_covers_every_kind_of_mistake() -> None:

@@ -7,7 +7,6 @@ Transfers are checked against the pools ``refi_team`` and ``purchase_team``.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -15,27 +14,19 @@ import pytest
 
 from ivr.flows import load_flow_file
 from ivr.problems import InvalidConfig
+from tests.support.golden import expected_problems
 
 pytestmark = pytest.mark.unit
 
 BAD = Path(__file__).parent / "bad"
 POOLS = ("refi_team", "purchase_team")
-_EXPECT = re.compile(r"# expect: (\d+): (.+)")
-
-
-def _header(path: Path) -> list[str]:
-    """The expected ``path:line: message`` texts, from the file's leading comments."""
-    expected: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            break
-        if match := _EXPECT.fullmatch(line):
-            expected.append(f"{path}:{match[1]}: {match[2]}")
-    return expected
 
 
 def _cases() -> list[Any]:
-    return [pytest.param(path, _header(path), id=path.stem) for path in sorted(BAD.glob("*.yaml"))]
+    return [
+        pytest.param(path, expected_problems(path), id=path.stem)
+        for path in sorted(BAD.glob("*.yaml"))
+    ]
 
 
 def test_the_corpus_covers_at_least_thirty_bad_flows() -> None:

@@ -8,14 +8,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from scoring.audio import load_mono, resample, write_wav
 from tests.support.data import shared_data
-from tests.support.services import ROOT
+from tests.support.services import ROOT, ManagedProcess
 
 PHONE_RATE = 8000
 CALLER_AT, OFFICER_AT = 0.5, 5.0  # seconds into the recording where each party speaks
@@ -74,24 +73,8 @@ def warmline(
     )
 
 
-@dataclass
-class WorkerProcess:
-    """One ``warmline worker`` process."""
-
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+WorkerProcess = ManagedProcess
+"""One ``warmline worker`` process."""
 
 
 def start_worker(

@@ -27,16 +27,11 @@ def free_port() -> int:
 
 
 @dataclass
-class ServerProcess:
-    """One ``warmline serve`` process on a local port."""
+class ManagedProcess:
+    """A ``python -m ivr …`` process whose output goes to a log file."""
 
     process: subprocess.Popen[bytes]
-    port: int
     log_path: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -49,6 +44,17 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+
+
+@dataclass
+class ServerProcess(ManagedProcess):
+    """One ``warmline serve`` process on a local port."""
+
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
 
 def start_server(
@@ -79,7 +85,7 @@ def start_server(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = ServerProcess(process, port, log_path)
+    server = ServerProcess(process, log_path, port)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
