@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deployments.test_golden_deployments import _header
+from tests.support.golden import expected_problems
 from tests.support.services import AUTH_TOKEN, ROOT, free_port, start_server
 
 pytestmark = pytest.mark.e2e
@@ -158,7 +158,7 @@ def test_validate_a_directory_of_deployments_reports_each_problem_once() -> None
         line
         for path in bad.glob("*.yaml")
         if path.stem != "top_level_list"
-        for line in _header(path)
+        for line in expected_problems(path)
     }
     expected.add(
         f"{bad}/top_level_list.yaml:3: Input should be a valid dictionary or instance of Flow"
