@@ -15,7 +15,7 @@ What it does, for each model size (``--sizes``, default tiny and base):
 2. starts a real ``warmline serve`` (free port, random auth token, Redis database 14 unless
    ``--redis-url``/WARMLINE_REDIS_URL says otherwise) with the voice test deployment
    ``tests/e2e/voice/warmline.yaml`` (one ask, "Which state is the property in?", voice with the
-   keypad as fallback, hints Texas/Florida/Georgia, ``silence_timeout: 2``) and
+   keypad as fallback, hints Texas/Florida/Georgia, the default ``silence_timeout`` (1 s)) and
    ``WARMLINE_WHISPER_MODEL`` set to the checkpoint, ``WARMLINE_WHISPER_THREADS`` to ``--threads``
    (one answer-pool process, the default). It waits for ``/healthz``: the model is loaded and
    warmed up by then;

@@ -81,7 +81,7 @@ class AskStep(_Continues):
     no_match: Text | None = None
     max_seconds: Annotated[int, Field(ge=1, le=30)] = 8
     """voice: the longest answer recorded."""
-    silence_timeout: Annotated[int, Field(ge=1, le=10)] = 2
+    silence_timeout: Annotated[int, Field(ge=1, le=10)] = 1
     """voice: the silence, in seconds, that ends the answer."""
     on_fail: StepId
 

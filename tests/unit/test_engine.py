@@ -322,7 +322,7 @@ def test_voice_ask_listens_and_keeps_transcript_recording_and_signals() -> None:
         prompt=(Say("Which state?", "Polly.Joanna", "en-US"),),
         keypad=True,
         max_seconds=8,
-        silence_timeout_s=2,
+        silence_timeout_s=1,
         hints=("Texas",),
     )
     call.send(SpeechHeard, "It's in Texas.", 0.93, "https://x.test/RE1", {"no_speech_prob": 0.01})
