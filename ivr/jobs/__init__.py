@@ -9,7 +9,7 @@ drain it through one consumer group. Delivery is at least once; results are made
 from __future__ import annotations
 
 from ivr.jobs.backoff import Backoff
-from ivr.jobs.job import DeadLetter, Job
+from ivr.jobs.job import DeadLetter, Job, PermanentJobError
 from ivr.jobs.queue import Failure, JobQueue, QueueStats
 from ivr.jobs.results import ResultStore
 from ivr.jobs.runner import DEFAULT_GROUP, default_consumer_name, job_stats, run_worker
@@ -26,6 +26,7 @@ __all__ = [
     "Handler",
     "Job",
     "JobQueue",
+    "PermanentJobError",
     "QueueStats",
     "ResultStore",
     "Worker",

@@ -20,6 +20,11 @@ def text(value: bytes | str | int | float) -> str:
     return str(value)
 
 
+class PermanentJobError(Exception):
+    """Raised by a handler when no retry can help (the job itself is malformed): the job goes
+    to the dead letters at once instead of using up its attempts."""
+
+
 @dataclass(frozen=True)
 class Job:
     """One delivery of a job to one consumer.

@@ -216,8 +216,9 @@ class JobQueue:
             acked, _ = await pipe.execute()
         return bool(acked)
 
-    async def fail(self, job: Job, error: str) -> Failure:
-        """One attempt failed: schedule a retry with backoff, or dead-letter it after the last.
+    async def fail(self, job: Job, error: str, *, retry: bool = True) -> Failure:
+        """One attempt failed: schedule a retry with backoff, or dead-letter it after the last
+        (at once with ``retry=False``, for a job no retry can help).
 
         ``error`` is stored as given (the worker masks it first). The attempt number is read
         from Redis inside the script, so a delivery count raised by a reclaim is honoured.
@@ -231,7 +232,7 @@ class JobQueue:
                 job.consumer,
                 error,
                 repr(retry_at * 1000),
-                self.max_attempts,
+                self.max_attempts if retry else 0,
             ],
         )
         result = cast(FailStatus, text(status))

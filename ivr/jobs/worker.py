@@ -17,7 +17,7 @@ from concurrent.futures import Executor
 
 from redis.exceptions import RedisError
 
-from ivr.jobs.job import Job
+from ivr.jobs.job import Job, PermanentJobError
 from ivr.jobs.queue import JobQueue
 from ivr.logs import Verbatim, fields, mask_text
 
@@ -146,14 +146,15 @@ class Worker:
             try:
                 async with deadline:
                     if handler is None:
-                        raise LookupError(f"no handler for kind {kind!r}")
+                        raise PermanentJobError(f"no handler for kind {kind!r}")
                     await handler(job)
             except Exception as exc:
                 if deadline.expired():
                     error = f"TimeoutError: handler took longer than {self.handler_timeout_s:g} s"
                 else:
                     error = describe_error(exc)
-                failure = await self.queue.fail(job, error)
+                permanent = isinstance(exc, PermanentJobError)
+                failure = await self.queue.fail(job, error, retry=not permanent)
                 log.warning(
                     "job failed",
                     extra=fields(

@@ -43,6 +43,7 @@ from ivr.jobs import (
     RECORDINGS_STREAM,
     Backoff,
     Job,
+    PermanentJobError,
     ResultStore,
     job_stats,
     run_worker,
@@ -68,7 +69,7 @@ _SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ENTRY_ID = re.compile(r"(\d{10,})-\d+")
 
 
-class InvalidRecordingJob(ValueError):
+class InvalidRecordingJob(PermanentJobError, ValueError):
     """The job's fields do not describe a recording we can fetch."""
 
 

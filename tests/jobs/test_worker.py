@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 from redis.asyncio import Redis
 
-from ivr.jobs import Backoff, Handler, Job, JobQueue, Worker, blocking_handler
+from ivr.jobs import Backoff, Handler, Job, JobQueue, PermanentJobError, Worker, blocking_handler
 from tests.jobs.conftest import running, wait_until
 
 pytestmark = pytest.mark.integration
@@ -148,7 +148,7 @@ async def test_kinds_pick_handlers_and_recordings_need_no_kind(redis: Redis, str
         ("score", {"kind": "score", "CallSid": "CA1"}),
     ]
     (letter,) = await queue.dead_letters()
-    assert letter.error == "LookupError: no handler for kind 'mystery'"
+    assert letter.error == "PermanentJobError: no handler for kind 'mystery'"
 
 
 async def test_stopping_finishes_the_job_in_hand_and_claims_no_more(
@@ -260,3 +260,27 @@ async def test_a_worker_recreates_a_deleted_stream_and_group(redis: Redis, strea
 
 async def _exists(redis: Redis, key: str) -> bool:
     return bool(await redis.exists(key))
+
+
+async def test_a_job_no_retry_can_help_is_dead_lettered_at_once(redis: Redis, stream: str) -> None:
+    queue = make_queue(redis, stream, max_attempts=5)
+    await queue.ensure_group()
+    await queue.enqueue({"kind": "parse"})
+    await queue.enqueue({"kind": "no-such-kind"})
+    calls: list[str] = []
+
+    async def parse(job: Job) -> None:
+        calls.append(job.id)
+        raise PermanentJobError("recording job without RecordingUrl")
+
+    async with running(Worker(queue, {"parse": parse}, "w1", poll_ms=50)):
+        await wait_until(lambda: _stats_are(queue, dead=2), what="two dead letters")
+
+    assert len(calls) == 1  # not retried
+    letters = sorted(await queue.dead_letters(), key=lambda letter: letter.error)
+    assert [(letter.attempts, letter.error) for letter in letters] == [
+        (1, "PermanentJobError: no handler for kind 'no-such-kind'"),
+        (1, "PermanentJobError: recording job without RecordingUrl"),
+    ]
+    stats = await queue.stats()
+    assert (stats.depth, stats.pending, stats.delayed, stats.dead) == (0, 0, 0, 2)
