@@ -296,15 +296,10 @@ async def place_calls(
 ) -> None:
     from redis.asyncio import Redis
 
-    from ivr.simulator.carrier import Carrier, CarrierConfig
+    from ivr.simulator.carrier import Carrier
+    from ivr.simulator.session import number_config
 
-    config = CarrierConfig(
-        account_sid=ACCOUNT_SID,
-        auth_token=token,
-        voice_url=f"{url}/twilio/voice",
-        status_callback_url=f"{url}/twilio/status",
-        request_timeout_s=15.0,
-    )
+    config = number_config(url, token, account_sid=ACCOUNT_SID, request_timeout_s=15.0)
     redis = Redis.from_url(args.redis_url)
     redis_before = await redis_cpu(args.redis_url)
     machine_before = machine_busy_seconds()

@@ -320,13 +320,13 @@ async def drive(
     redis_url: str | None,
 ) -> None:
     from ivr.simulator.caller import ScriptError
-    from ivr.simulator.carrier import Carrier, CarrierConfig
+    from ivr.simulator.carrier import Carrier
+    from ivr.simulator.session import number_config
 
-    config = CarrierConfig(
+    config = number_config(
+        public_url,
+        auth_token,
         account_sid=ACCOUNT_SID,
-        auth_token=auth_token,
-        voice_url=f"{public_url}/twilio/voice",
-        status_callback_url=f"{public_url}/twilio/status",
         backends=None if base_url == public_url else [base_url],
         request_timeout_s=args.timeout_s,
         seed=None,  # fresh CallSids every run: never a collision with an earlier run's state

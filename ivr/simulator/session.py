@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import click
 from redis.asyncio import Redis
@@ -28,6 +29,20 @@ from ivr.simulator.terminal import HELP, TerminalCaller
 from ivr.telephony.call_store import CallStore
 
 DEFAULT_ACCOUNT_SID = "AC" + "5" * 32
+
+
+def number_config(
+    server: str, auth_token: str, *, account_sid: str = DEFAULT_ACCOUNT_SID, **options: Any
+) -> CarrierConfig:
+    """A tracking number as Twilio holds it, its webhooks pointing at a Warmline server."""
+    base = server.rstrip("/")
+    return CarrierConfig(
+        account_sid=account_sid,
+        auth_token=auth_token,
+        voice_url=f"{base}/twilio/voice",
+        status_callback_url=f"{base}/twilio/status",
+        **options,
+    )
 
 
 @dataclass
@@ -67,12 +82,10 @@ async def call_server(
             "WARMLINE_TWILIO_AUTH_TOKEN is not set: the simulator signs webhooks with the same "
             "token as the server (scripts/run.sh prints it)."
         )
-    base = server.rstrip("/")
-    config = CarrierConfig(
+    config = number_config(
+        server,
+        settings.twilio_auth_token.get_secret_value(),
         account_sid=settings.twilio_account_sid or DEFAULT_ACCOUNT_SID,
-        auth_token=settings.twilio_auth_token.get_secret_value(),
-        voice_url=f"{base}/twilio/voice",
-        status_callback_url=f"{base}/twilio/status",
     )
     async with Carrier(config) as carrier:
         record = await carrier.place_call(caller, from_number=from_number, to_number=to_number)

@@ -8,16 +8,12 @@ JSON), ``serve`` refuses to start on a bad deployment or without the Twilio toke
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from tests.support.golden import expected_problems
-from tests.support.services import AUTH_TOKEN, ROOT, free_port, start_server
+from tests.support.services import AUTH_TOKEN, clean_env, free_port, start_server, warmline
 
 pytestmark = pytest.mark.e2e
 
@@ -43,30 +39,6 @@ BROKEN_FLOW = [
     "tests/deployments/bad/broken_flows/intake.yaml:13: step 'connect': field 'on_fail': "
     "unknown step 'goodbye' (did you mean 'bye'?)",
 ]
-
-
-def _env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The caller's environment without any Warmline or Twilio setting, plus ``extra``."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("WARMLINE_", "TWILIO_"))}
-    return {**clean, "PYTHONUNBUFFERED": "1", **(extra or {})}
-
-
-def warmline(
-    *args: str,
-    env: Mapping[str, str] | None = None,
-    stdin: str = "",
-    timeout: float = 60,
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ivr", *args],
-        cwd=ROOT,
-        env=_env(env),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 # --- validate ------------------------------------------------------------------------------
@@ -209,8 +181,8 @@ def test_serve_refuses_an_invalid_deployment() -> None:
 
 def test_serve_without_the_twilio_token_names_the_variable(redis_url: str) -> None:
     env = {"WARMLINE_REDIS_URL": redis_url, "WARMLINE_PORT": str(free_port())}
-    assert "WARMLINE_TWILIO_AUTH_TOKEN" not in _env(env)
-    assert "TWILIO_AUTH_TOKEN" not in _env(env)
+    assert "WARMLINE_TWILIO_AUTH_TOKEN" not in clean_env(env)
+    assert "TWILIO_AUTH_TOKEN" not in clean_env(env)
     result = warmline("serve", env=env, timeout=30)
     assert result.returncode == 1
     assert result.stderr.startswith("warmline: WARMLINE_TWILIO_AUTH_TOKEN is not set")

@@ -12,7 +12,7 @@ from ivr.config import Settings
 from ivr.engine.state import CallState
 from ivr.simulator.caller import ScriptedCaller
 from ivr.simulator.carrier import Carrier, CarrierConfig
-from ivr.simulator.session import call_server
+from ivr.simulator.session import call_server, number_config
 from tests.e2e.conftest import LOAD_BALANCER
 from tests.support.services import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
 
@@ -39,13 +39,9 @@ async def stored_state(redis_url: str, call_sid: str) -> CallState:
 
 def behind_load_balancer(servers: list[ServerProcess], **switches: bool) -> CarrierConfig:
     """Twilio calls one public URL; each request lands on the next process in turn."""
-    return CarrierConfig(
-        account_sid=ACCOUNT_SID,
-        auth_token=AUTH_TOKEN,
-        voice_url=f"{LOAD_BALANCER}/twilio/voice",
-        status_callback_url=f"{LOAD_BALANCER}/twilio/status",
-        backends=[s.url for s in servers],
-        **switches,
+    backends = [s.url for s in servers]
+    return number_config(
+        LOAD_BALANCER, AUTH_TOKEN, account_sid=ACCOUNT_SID, backends=backends, **switches
     )
 
 
@@ -114,17 +110,17 @@ async def test_unknown_tracking_number_hears_a_polite_message(
 async def test_forged_signature_is_refused_as_application_error(
     server: ServerProcess, redis_url: str
 ) -> None:
-    config = CarrierConfig(
-        account_sid=ACCOUNT_SID,
-        auth_token="not-the-servers-token",
-        voice_url=f"{server.url}/twilio/voice",
-    )
+    config = number_config(server.url, "not-the-servers-token", account_sid=ACCOUNT_SID)
     async with Carrier(config) as carrier:
         record = await carrier.place_call(
             ScriptedCaller([]), from_number="+15125550123", to_number="+18005550100"
         )
     assert record.ended_by == "application-error"
-    assert [r.status for r in record.requests] == [403]
+    # The call webhook and the status callback that ends the failed call: both refused.
+    assert [(r.path, r.status) for r in record.requests] == [
+        ("/twilio/voice", 403),
+        ("/twilio/status", 403),
+    ]
     assert "Invalid Twilio signature" in record.requests[0].body
     redis = Redis.from_url(redis_url)
     try:

@@ -16,8 +16,9 @@ from redis.asyncio import Redis
 
 from ivr.engine.state import CallState
 from ivr.simulator.caller import ScriptedCaller
-from ivr.simulator.carrier import Carrier, CarrierConfig
+from ivr.simulator.carrier import Carrier
 from ivr.simulator.model import CallRecord
+from ivr.simulator.session import number_config
 from scoring.whisper_checkpoints import build_scripted_checkpoint
 from tests.support.data import AN4_ANSWER, shared_data
 from tests.support.services import ACCOUNT_SID, AUTH_TOKEN, ROOT, ServerProcess, start_server
@@ -49,12 +50,7 @@ def server(redis_url: str, workdir: Path, checkpoint: Path) -> Iterator[ServerPr
 
 
 async def call(server: ServerProcess, turns: list[dict[str, object]]) -> CallRecord:
-    config = CarrierConfig(
-        account_sid=ACCOUNT_SID,
-        auth_token=AUTH_TOKEN,
-        voice_url=f"{server.url}/twilio/voice",
-        status_callback_url=f"{server.url}/twilio/status",
-    )
+    config = number_config(server.url, AUTH_TOKEN, account_sid=ACCOUNT_SID)
     async with Carrier(config) as carrier:
         return await carrier.place_call(
             ScriptedCaller(turns), from_number="+15125550123", to_number=NUMBER

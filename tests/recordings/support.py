@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import numpy as np
 
 from scoring.audio import load_mono, resample, write_wav
 from tests.support.data import shared_data
-from tests.support.services import ROOT, ManagedProcess
+from tests.support.services import ROOT, ManagedProcess, clean_env
 
 PHONE_RATE = 8000
 CALLER_AT, OFFICER_AT = 0.5, 5.0  # seconds into the recording where each party speaks
@@ -44,33 +43,6 @@ def two_channel_call(seconds: float = 9.0) -> bytes:
         start = round(at * PHONE_RATE)
         stereo[start : start + clip.shape[0], channel] = clip
     return wav_bytes(stereo)
-
-
-def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The caller's environment without any Warmline, Twilio or proxy setting, plus ``extra``."""
-    dropped = ("WARMLINE_", "TWILIO_")
-    proxies = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(dropped) and k.lower() not in proxies
-    }
-    return {**clean, "PYTHONUNBUFFERED": "1", **(extra or {})}
-
-
-def warmline(
-    *args: str, env: Mapping[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """``python -m ivr ARGS`` from the repository root, as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "ivr", *args],
-        cwd=ROOT,
-        env=clean_env(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 WorkerProcess = ManagedProcess

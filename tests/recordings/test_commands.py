@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.recordings.support import warmline
-from tests.support.services import free_port
+from tests.support.services import free_port, warmline
 
 pytestmark = pytest.mark.e2e
 

@@ -31,9 +31,8 @@ from tests.recordings.support import (
     WorkerProcess,
     start_worker,
     two_channel_call,
-    warmline,
 )
-from tests.support.services import ACCOUNT_SID, AUTH_TOKEN
+from tests.support.services import ACCOUNT_SID, AUTH_TOKEN, warmline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.models]
 

@@ -114,3 +114,31 @@ def test_redis_url() -> Iterator[str]:
     else:
         with embedded_redis(port=free_port()) as url:
             yield url
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment without any Warmline, Twilio or proxy setting, plus ``extra``."""
+    dropped = ("WARMLINE_", "TWILIO_")
+    proxies = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(dropped) and k.lower() not in proxies
+    }
+    return {**clean, "PYTHONUNBUFFERED": "1", **(extra or {})}
+
+
+def warmline(
+    *args: str, env: Mapping[str, str] | None = None, stdin: str = "", timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``python -m ivr ARGS`` from the repository root, as a user runs it (``stdin`` typed)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ivr", *args],
+        cwd=ROOT,
+        env=clean_env(env),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
