@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from ivr.config import Settings
+from ivr.engine.state import CallState
 from tests.support.services import AUTH_TOKEN, ServerProcess, start_server
 
 LOAD_BALANCER = "http://lb.warmline.test"
@@ -37,3 +39,14 @@ def server_pair(redis_url: str, workdir: Path) -> Iterator[list[ServerProcess]]:
 @pytest.fixture
 def simulator_settings(redis_url: str) -> Settings:
     return Settings(twilio_auth_token=AUTH_TOKEN, redis_url=redis_url)  # type: ignore[call-arg]
+
+
+async def stored_state(redis_url: str, call_sid: str) -> CallState:
+    """The call's state as the servers left it in Redis."""
+    redis = Redis.from_url(redis_url)
+    try:
+        raw = await redis.hget(f"warmline:call:{call_sid}", "state")
+    finally:
+        await redis.aclose()
+    assert raw is not None
+    return CallState.model_validate_json(raw)

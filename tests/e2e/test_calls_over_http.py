@@ -9,11 +9,10 @@ import pytest
 from redis.asyncio import Redis
 
 from ivr.config import Settings
-from ivr.engine.state import CallState
 from ivr.simulator.caller import ScriptedCaller
 from ivr.simulator.carrier import Carrier, CarrierConfig
 from ivr.simulator.session import call_server, number_config
-from tests.e2e.conftest import LOAD_BALANCER
+from tests.e2e.conftest import LOAD_BALANCER, stored_state
 from tests.support.services import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -25,16 +24,6 @@ QUALIFIED = [
     {"record": {"seconds": 3}},
     {"transfer": "accepted", "duration": 200},
 ]
-
-
-async def stored_state(redis_url: str, call_sid: str) -> CallState:
-    redis = Redis.from_url(redis_url)
-    try:
-        raw = await redis.hget(f"warmline:call:{call_sid}", "state")
-    finally:
-        await redis.aclose()
-    assert raw is not None
-    return CallState.model_validate_json(raw)
 
 
 def behind_load_balancer(servers: list[ServerProcess], **switches: bool) -> CarrierConfig:

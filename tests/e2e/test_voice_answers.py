@@ -12,14 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
-from ivr.engine.state import CallState
 from ivr.simulator.caller import ScriptedCaller
 from ivr.simulator.carrier import Carrier
 from ivr.simulator.model import CallRecord
 from ivr.simulator.session import number_config
 from scoring.whisper_checkpoints import build_scripted_checkpoint
+from tests.e2e.conftest import stored_state
 from tests.support.data import AN4_ANSWER, shared_data
 from tests.support.services import ACCOUNT_SID, AUTH_TOKEN, ROOT, ServerProcess, start_server
 
@@ -55,16 +54,6 @@ async def call(server: ServerProcess, turns: list[dict[str, object]]) -> CallRec
         return await carrier.place_call(
             ScriptedCaller(turns), from_number="+15125550123", to_number=NUMBER
         )
-
-
-async def stored_state(redis_url: str, call_sid: str) -> CallState:
-    redis = Redis.from_url(redis_url)
-    try:
-        raw = await redis.hget(f"warmline:call:{call_sid}", "state")
-    finally:
-        await redis.aclose()
-    assert raw is not None
-    return CallState.model_validate_json(raw)
 
 
 def an4_clip() -> Path:
