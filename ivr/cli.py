@@ -1,4 +1,4 @@
-"""The ``warmline`` command: serve, validate, schema, simulate, worker, jobs, models.
+"""The ``warmline`` command: serve, validate, schema, simulate, worker, jobs, models, train, eval.
 
 Heavy imports (torch, whisper, the server) happen inside the commands that need them, so
 ``warmline validate`` and ``warmline jobs`` start fast.
@@ -410,6 +410,17 @@ def _check_flows(paths: list[Path]) -> list[Problem]:
     except InvalidConfig as error:
         return error.problems
     return []
+
+
+def _register_model_commands() -> None:
+    """Training and evaluation live with the models (their imports stay inside each command)."""
+    from scoring.intent.commands import data, evaluate, train
+
+    for group in (train, evaluate, data):
+        main.add_command(group)
+
+
+_register_model_commands()
 
 
 def _fail(message: str) -> NoReturn:

@@ -1,0 +1,1 @@
+"""Caller intent: the five labels, the dataset, training, evaluation and the classifier."""
