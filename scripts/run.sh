@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/redis.sh
 .venv/bin/warmline validate warmline.yaml
+if [ ! -f models/intent/intent.json ]; then
+  # Weights are never committed: the first run trains the intent classifier from scoring/data.
+  echo "== No intent model in models/intent/: training one (about 6 minutes on 2 CPU cores)."
+  .venv/bin/warmline train intent --out models/intent
+fi
 
 port=${WARMLINE_PORT:-8080}
 export WARMLINE_PORT=$port

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -23,3 +24,11 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     yield client
     await client.flushdb()
     await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def intent_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small fine-tuned intent model (trained once per session by ``warmline train intent``)."""
+    from tests.support.intent import train_small_model
+
+    return train_small_model(tmp_path_factory.mktemp("intent") / "model")

@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from scoring.errors import ModelUnavailable
-from scoring.intent.base_model import offline
+from scoring.intent.base_model import offline, quiet_transformers
 from scoring.intent.labels import LABELS
 
 WEIGHTS = "model.safetensors"
@@ -109,9 +109,10 @@ def load_weights(folder: Path) -> tuple[Any, Any]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        folder, local_files_only=True, dtype=torch.float32
-    )
+    with quiet_transformers():
+        model = AutoModelForSequenceClassification.from_pretrained(
+            folder, local_files_only=True, dtype=torch.float32
+        )
     model.eval()
     return model, tokenizer
 

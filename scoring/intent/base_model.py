@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -39,6 +41,23 @@ def base_model_dir() -> Path:
             f"{weights} has SHA-256 {digest}, not all-MiniLM-L6-v2's {BASE_MODEL_SHA256}"
         )
     return folder
+
+
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' expected notices (a new head, a traced config) and its loading bar."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def file_sha256(path: Path) -> str:

@@ -6,15 +6,17 @@ truncation or padding.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import torch
 
-MAX_TOKENS = 64
-"""Caller answers are short; 64 word pieces cover a 40-second ramble, and cost grows with it."""
+MAX_TOKENS = 256
+"""all-MiniLM-L6-v2's own training length: a caller's story can come to the point only at its end,
+so truncating shorter loses the intent. Batches pad to their longest text, so a short answer
+costs no more for the higher limit."""
 
 
 def encode(tokenizer: Any, texts: Sequence[str], max_tokens: int = MAX_TOKENS) -> dict[str, Any]:
@@ -43,14 +45,19 @@ def logits_of(
     texts: Sequence[str],
     batch_size: int = 64,
     max_tokens: int = MAX_TOKENS,
+    forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """The classifier's raw logits for every text, in the input order."""
+    """The classifier's raw logits for every text, in the input order.
+
+    ``forward`` maps (token ids, attention mask) to logits; by default the model's own call.
+    """
+    run = forward or (lambda ids, mask: model(input_ids=ids, attention_mask=mask).logits)
     out = np.zeros((len(texts), model.config.num_labels), dtype=np.float64)
     model.eval()
     with torch.inference_mode():
         for indices in by_length(texts, batch_size):
             batch = encode(tokenizer, [texts[i] for i in indices], max_tokens)
-            out[indices] = model(**batch).logits.double().numpy()
+            out[indices] = run(batch["input_ids"], batch["attention_mask"]).double().numpy()
     return out
 
 

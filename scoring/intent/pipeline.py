@@ -110,7 +110,7 @@ def train_intent(
     run = fine_tune(texts, labels, config, progress=progress)
 
     def logits(rows: Sequence[Utterance]) -> np.ndarray[Any, np.dtype[np.float64]]:
-        return logits_of(run.model, run.tokenizer, [r.text for r in rows], 64, config.max_tokens)
+        return logits_of(run.model, run.tokenizer, [r.text for r in rows], 32, config.max_tokens)
 
     dev_logits = logits(data.dev)
     temperature = fit_temperature(dev_logits, truth(data.dev))

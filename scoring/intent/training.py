@@ -8,6 +8,7 @@ and nothing in it reaches the network.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,9 +18,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from scoring.intent.base_model import base_model_dir, offline
+from scoring.intent.base_model import base_model_dir, offline, quiet_transformers
 from scoring.intent.encoding import MAX_TOKENS, by_length, encode
 from scoring.intent.labels import LABELS
+
+_PUNCTUATION = re.compile(r"[^\w\s']")
 
 
 @dataclass(frozen=True)
@@ -59,22 +62,28 @@ def load_base_classifier() -> tuple[Any, Any]:
     """MiniLM with a fresh five-way classification head, and its tokenizer (offline)."""
     offline()
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     folder = base_model_dir()
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # the new head is "missing" from the checkpoint: expected
-    try:
+    with quiet_transformers():  # the new head is "missing" from the checkpoint: expected
         model = AutoModelForSequenceClassification.from_pretrained(
             folder,
             num_labels=len(LABELS),
             id2label=dict(enumerate(LABELS)),
             label2id={label: i for i, label in enumerate(LABELS)},
         )
-    finally:
-        hf_logging.set_verbosity(verbosity)
     return model, tokenizer
+
+
+def as_recognised(text: str, rng: random.Random) -> str:
+    """Half the time, the text as a speech recogniser prints it: no punctuation, no capitals.
+
+    Carrier speech results, Whisper and human transcripts punctuate differently; training on
+    both forms keeps the model from reading intent into a full stop.
+    """
+    if rng.random() < 0.5:
+        return text
+    return " ".join(_PUNCTUATION.sub(" ", text.lower()).split())
 
 
 def class_weights(labels: Sequence[int]) -> torch.Tensor:
@@ -119,7 +128,8 @@ def fine_tune(
             batches, desc=f"fine-tune epoch {epoch + 1}/{config.epochs}", disable=not progress
         )
         for indices in bar:
-            batch = encode(tokenizer, [texts[i] for i in indices], config.max_tokens)
+            variants = [as_recognised(texts[i], shuffler) for i in indices]
+            batch = encode(tokenizer, variants, config.max_tokens)
             loss = loss_fn(model(**batch).logits, target[indices])
             optimizer.zero_grad()
             loss.backward()
