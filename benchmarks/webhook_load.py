@@ -8,9 +8,9 @@ What it does, in one run:
    is already running, whose token is read from WARMLINE_TWILIO_AUTH_TOKEN) takes ``--calls``
    calls, ``--concurrency`` of them in flight at once. Each call is placed by the fake carrier
    (``ivr.simulator.carrier.Carrier``: real HTTP, signed webhooks, TwiML followed verb by verb)
-   with a ``ScriptedCaller`` that answers by keypad and by voice, records a message and accepts
-   the transfer: voice → 3 × gather → record → dial, plus the recording-status and the
-   final status callbacks (8 webhooks a call).
+   with a ``ScriptedCaller`` that answers by keypad and by voice, says what it wants in a few
+   words (scored in the same webhook) and accepts the transfer: voice → 4 × gather → dial, plus
+   the final status callback (7 webhooks a call).
 2. **bare**: the same calls, with the same scripts and think times, through the same carrier
    against a minimal aiohttp app in another process that answers the same POST paths with small
    constant TwiML documents chosen by the ``turn`` query parameter (no signature check, no form
@@ -85,7 +85,7 @@ SCRIPTS: list[tuple[str, list[dict[str, object]]]] = [
             {"digits": "1"},
             {"digits": "75201"},
             {"digits": "2"},
-            {"record": {"seconds": 4, "key": "#"}},
+            {"speech": "refinance to a lower rate"},
             {"transfer": "accepted", "duration": 240},
         ],
     ),
@@ -95,7 +95,7 @@ SCRIPTS: list[tuple[str, list[dict[str, object]]]] = [
             {"speech": "um I want to buy a house"},
             {"speech": "uh it's in Florida"},
             {"speech": "about seven twenty"},
-            {"record": {"seconds": 6}},
+            {"speech": "we found a house and want to get pre-approved"},
             {"transfer": "accepted", "duration": 180},
         ],
     ),
@@ -105,7 +105,7 @@ SCRIPTS: list[tuple[str, list[dict[str, object]]]] = [
             {"digits": "2"},
             {"speech": "Georgia", "confidence": 0.82},
             {"speech": "good"},
-            {"record": {"seconds": 3, "key": "#"}},
+            {"speech": "compare rates for a cash out", "confidence": 0.9},
             {"transfer": "accepted", "duration": 300},
         ],
     ),
@@ -218,9 +218,9 @@ def cpu_seconds(pid: int | None) -> float | None:
 def bare_documents() -> dict[int, bytes]:
     """The bare app's TwiML, by the turn it answers: the same verbs as the mortgage flow."""
 
-    def gather(turn: int) -> str:
+    def gather(turn: int, inputs: str = "dtmf speech") -> str:
         return (
-            f'<Gather action="/twilio/gather?turn={turn}" input="dtmf speech" method="POST" '
+            f'<Gather action="/twilio/gather?turn={turn}" input="{inputs}" method="POST" '
             f'speechTimeout="auto" timeout="6"><Say>Question {turn}?</Say></Gather>'
             f'<Redirect method="POST">/twilio/no-input?turn={turn}</Redirect>'
         )
@@ -229,9 +229,7 @@ def bare_documents() -> dict[int, bytes]:
         0: gather(1),
         1: gather(2),
         2: gather(3),
-        3: '<Record action="/twilio/record?turn=4" finishOnKey="#" maxLength="20" method="POST" '
-        'recordingStatusCallback="/twilio/recording-status" timeout="3"/>'
-        '<Redirect method="POST">/twilio/no-input?turn=4</Redirect>',
+        3: gather(4, "speech"),
         4: '<Dial action="/twilio/dial?turn=5" answerOnBridge="true" method="POST" timeout="25">'
         "<Number>+15125550101</Number></Dial>",
         5: "<Hangup/>",

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         "(tiny.en, base.en…) under models/whisper/, or a checkpoint path. Unset: voice questions "
         "use the keypad, and workers use base.en.",
     )
+    intent_model: str | None = Field(
+        default="models/intent",
+        description="The intent classifier's folder, loaded at start-up when it exists. Without "
+        "it (or set empty) score steps score from the answers alone.",
+    )
     whisper_processes: int = 1
     whisper_threads: int | None = None
     voice_wait_s: float = Field(

@@ -23,6 +23,7 @@ from ivr.flows.schema import Flow, TransferStep
 from ivr.problems import InvalidConfig, Problem
 from ivr.schema_errors import Describe, problems_from_validation
 from ivr.yaml_source import Location, Source, read_yaml_file
+from scoring.qualification import QualificationRules
 
 E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{7,14}$")]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
@@ -50,6 +51,11 @@ class Campaign(_Strict):
     states: Annotated[list[str], Field(min_length=1)]
     fallback_number: E164 | None = Field(
         default=None, description="Where callers go when the system itself is in trouble."
+    )
+    scoring: QualificationRules | None = Field(
+        default=None,
+        description="How score steps weigh intent and answers for this campaign; unset: the "
+        "defaults (see docs/qualification.md).",
     )
 
 
@@ -115,6 +121,7 @@ class Setup:
                 "states": tuple(campaign.states),
             },
             voice=voice,
+            scoring=campaign.scoring,
         )
 
 
@@ -274,4 +281,6 @@ def _model_at(location: Location) -> type[BaseModel] | None:
         return Deployment
     if len(location) == 2 and isinstance(location[0], str) and isinstance(location[1], int):
         return _SECTION_MODELS.get(location[0])
+    if len(location) == 3 and location[0] == "campaigns" and location[2] == "scoring":
+        return QualificationRules
     return None

@@ -2,8 +2,9 @@
 
 Each prequalification question has a parser that turns what the caller keyed or said into one
 canonical value (``"refinance"``, ``"TX"``, ``"good"``, ``"yes"``, ``"75201"``), so the keypad
-and speech paths reach the same slot. A parser that does not understand returns None (a "no
-match" for the flow, which re-prompts); it never guesses between readings.
+and speech paths reach the same slot; ``free_text`` keeps the caller's own words, for the
+intent classifier. A parser that does not understand returns None (a "no match" for the flow,
+which re-prompts); it never guesses between readings.
 
 Parsers are pure and stateless; look them up by slot name with :func:`get_parser`.
 """
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, Protocol
 
-from ivr.answers import credit_band, digits, loan_type, us_states, yes_no
+from ivr.answers import credit_band, digits, free_text, loan_type, us_states, yes_no
 
 __all__ = ["PARSERS", "SlotParser", "get_parser"]
 
@@ -51,6 +52,7 @@ PARSERS: Final[Mapping[str, SlotParser]] = _registry(
     credit_band.PARSER,
     yes_no.PARSER,
     digits.PARSER,
+    free_text.PARSER,
 )
 """Every slot parser by name."""
 

@@ -1,8 +1,14 @@
-"""What the engine asks a transport to do. A turn's list ends with at most one waiting action."""
+"""What the engine asks a transport to do. A turn's list ends with at most one waiting action.
+
+:class:`Score` is the one action the caller never hears: the adapter resolves it in-process
+(:func:`ivr.turns.take_turn`) and feeds the engine a ``Scored`` event within the same webhook.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from scoring.qualification import CallerWords, Prequal, QualificationRules
 
 
 @dataclass(frozen=True)
@@ -67,5 +73,15 @@ class Hangup:
     pass
 
 
-Action = Say | Play | Gather | Listen | Record | Transfer | Hangup
+@dataclass(frozen=True)
+class Score:
+    """Classify the caller's words and qualify the call: everything the scorer needs, no state."""
+
+    step: str
+    words: CallerWords
+    prequal: Prequal
+    rules: QualificationRules
+
+
+Action = Say | Play | Gather | Listen | Record | Transfer | Hangup | Score
 WAITING_ACTIONS = (Gather, Listen, Record, Transfer)

@@ -4,12 +4,25 @@ One call to :func:`step` is one turn: it applies the event to the step the call 
 then runs non-waiting steps (say, play, set, branch, goto) until it reaches a step that waits for
 the caller (ask, record, voicemail, transfer) or ends the call. No I/O, no clock: the event
 carries the time, and the returned actions are rendered by an adapter (TwiML, the terminal).
+
+A ``score`` step pauses the turn on a :class:`~ivr.engine.actions.Score` action: the adapter
+classifies and scores (the model is I/O) and answers with a ``Scored`` event at once, in the same
+webhook (:func:`ivr.turns.take_turn`).
 """
 
 from __future__ import annotations
 
 from ivr.answers import get_parser
-from ivr.engine.actions import Action, Gather, Hangup, Listen, Play, Record, Say, Transfer
+from ivr.engine.actions import (
+    Action,
+    Gather,
+    Hangup,
+    Listen,
+    Play,
+    Record,
+    Say,
+    Transfer,
+)
 from ivr.engine.events import (
     CallerHungUp,
     CallStarted,
@@ -17,13 +30,16 @@ from ivr.engine.events import (
     Event,
     NoInput,
     RecordingFinished,
+    Scored,
     SpeechHeard,
     TransferEnded,
     VoiceUnavailable,
 )
+from ivr.engine.score_request import score_request
 from ivr.engine.state import Answer, Caller, CallState, HistoryEntry
 from ivr.flows.conditions import evaluate
 from ivr.flows.schema import (
+    SCORE_SLOTS,
     AskStep,
     BranchStep,
     Flow,
@@ -32,6 +48,7 @@ from ivr.flows.schema import (
     PlayStep,
     RecordStep,
     SayStep,
+    ScoreStep,
     SetStep,
     Step,
     TransferStep,
@@ -66,6 +83,7 @@ def new_call(flow: Flow, call_sid: str, started: CallStarted) -> CallState:
             state=context.caller_state,
             campaign_lists={k: list(v) for k, v in context.campaign_lists.items()},
             voice=context.voice,
+            scoring=context.scoring,
         ),
         started_at=started.at,
     )
@@ -120,6 +138,8 @@ class _Turn:
             self._recorded(current, event)
         elif isinstance(current, TransferStep) and isinstance(event, TransferEnded):
             self._transferred(current, event)
+        elif isinstance(current, ScoreStep) and isinstance(event, Scored):
+            self._scored(current, event)
         else:
             raise UnexpectedEvent(f"step '{current.id}' does not take {type(event).__name__}")
 
@@ -218,6 +238,17 @@ class _Turn:
             return
         self.run(transfer.on_fail)
 
+    def _scored(self, score: ScoreStep, event: Scored) -> None:
+        if event.step != score.id:
+            raise UnexpectedEvent(f"step '{score.id}' is waiting; got a score of '{event.step}'")
+        result = event.qualification
+        filled = (result.intent, str(result.score), "yes" if result.qualified else "no")
+        for slot, value in zip(SCORE_SLOTS, filled, strict=True):
+            self.state.answers[slot] = Answer(value=value, source="score", at=self.at)
+        self.state.qualification = result
+        self.log(score.id, "scored", f"intent={result.intent} score={result.score}")
+        self.run(next_of(self.flow, score))
+
     def _caller_hung_up(self) -> None:
         if self.state.status == "ended":
             return
@@ -275,6 +306,11 @@ class _Turn:
                 current.id,
                 Transfer(current.pool, current.whisper, current.timeout, current.record),
             )
+            return None
+        elif isinstance(current, ScoreStep):
+            # Not a caller turn (the turn number stays): the adapter answers at once.
+            self.state.step = current.id
+            self.actions.append(score_request(self.flow, self.state, current))
             return None
         elif isinstance(current, HangupStep):
             if current.text:

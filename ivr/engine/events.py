@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from scoring.qualification import Qualification, QualificationRules
+
 TransferOutcome = Literal["bridged", "declined", "no_answer", "busy", "failed", "canceled"]
 
 
@@ -24,6 +26,8 @@ class CallContext:
     campaign_lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
     voice: bool = False
     """Spoken answers can be transcribed on this call (a Whisper model is loaded)."""
+    scoring: QualificationRules | None = None
+    """The campaign's scoring rules; None: the defaults."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,15 @@ class CallerHungUp:
     at: float
 
 
+@dataclass(frozen=True)
+class Scored:
+    """The answer to a ``Score`` action: the intent, the score, and the reasons for it."""
+
+    at: float
+    step: str
+    qualification: Qualification
+
+
 Event = (
     CallStarted
     | DigitsEntered
@@ -91,4 +104,5 @@ Event = (
     | RecordingFinished
     | TransferEnded
     | CallerHungUp
+    | Scored
 )

@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-AnswerSource = Literal["keypad", "speech", "voice", "recording", "set"]
+from scoring.qualification import Qualification, QualificationRules
+
+AnswerSource = Literal["keypad", "speech", "voice", "recording", "set", "score"]
 
 
 class Answer(BaseModel):
@@ -47,6 +49,8 @@ class Caller(BaseModel):
     state: str | None = None
     campaign_lists: dict[str, list[str]] = Field(default_factory=dict)
     voice: bool = False
+    scoring: QualificationRules | None = None
+    """The campaign's scoring rules when it has its own; None: the defaults."""
 
 
 class CallState(BaseModel):
@@ -65,6 +69,8 @@ class CallState(BaseModel):
     keypad_only: bool = False
     """The current voice ask fell back to the keypad (speech could not be transcribed)."""
     answers: dict[str, Answer] = Field(default_factory=dict)
+    qualification: Qualification | None = None
+    """The latest score step's result: probabilities and the reasons behind the score."""
     history: list[HistoryEntry] = Field(default_factory=list)
     outcome: str | None = None
     started_at: float

@@ -3,7 +3,8 @@
 Every problem is reported, each at the line of the field at fault: duplicate step ids, unknown
 targets, unreachable steps, dead ends, branches without a default and loops that never wait for
 the caller. The checks on slots, parsers, keypad maps and pools are in
-:mod:`ivr.flows.slot_checks`. The graph works on step positions, not ids, so a flow with a
+:mod:`ivr.flows.slot_checks`, and whether a slot is filled before it is read in
+:mod:`ivr.flows.slot_order`. The graph works on step positions, not ids, so a flow with a
 duplicate id is still checked as a whole (a target names the first step with that id).
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from ivr.flows.schema import WAITING_KINDS, BranchStep, Flow, GotoStep, Step
 from ivr.flows.slot_checks import check_slots
+from ivr.flows.slot_order import check_slot_order
 from ivr.problems import Problem
 from ivr.schema_errors import format_location
 from ivr.yaml_source import Location, Source
@@ -71,6 +73,7 @@ def check_flow(
         report.at(("start",), f"field 'start': unknown step '{flow.start}'{hint}")
     else:
         _check_reachable(flow, first, successors, report)
+        check_slot_order(flow, successors, first[flow.start_step], report)
     _check_silent_loops(flow, successors, report)
     check_slots(flow, report, None if known_pools is None else frozenset(known_pools))
     return sorted(report.problems)
@@ -152,7 +155,7 @@ def _check_reachable(
 
 
 def _check_silent_loops(flow: Flow, successors: Sequence[Sequence[int]], report: Reporter) -> None:
-    """A cycle of say/play/set/branch/goto steps would spin without ever waiting for the caller."""
+    """A cycle of say/play/set/score/branch/goto steps would spin without waiting for the caller."""
     silent = [i for i, step in enumerate(flow.steps) if step.kind not in WAITING_KINDS]
     inside = set(silent)
     graph = {i: [j for j in successors[i] if j in inside] for i in silent}

@@ -107,6 +107,24 @@ class RecordStep(_Continues):
     beep: bool = True
 
 
+class ScoreStep(_Continues):
+    """Classify what the caller said and score the call into the slots of ``SCORE_SLOTS``.
+
+    Silent: the server scores within the same turn (no round-trip to the carrier), then the flow
+    goes on, usually to a branch on ``intent``, ``score`` or ``qualified``.
+    """
+
+    kind: Literal["score"]
+    text: Annotated[list[SlotName], Field(min_length=1)] = Field(
+        description="Slots whose caller words are classified (their transcript), in order."
+    )
+
+
+SCORE_SLOTS = ("intent", "score", "qualified")
+"""What a score step fills: the intent label (or ``unknown``), the score 0–100 as text, and
+``yes``/``no`` against the campaign's ``qualified_at``."""
+
+
 class Case(_Strict):
     when: Condition
     next: StepId
@@ -172,6 +190,7 @@ Step = Annotated[
     | PlayStep
     | AskStep
     | RecordStep
+    | ScoreStep
     | BranchStep
     | SetStep
     | TransferStep
@@ -186,6 +205,7 @@ STEP_MODELS: dict[str, type[BaseModel]] = {
     "play": PlayStep,
     "ask": AskStep,
     "record": RecordStep,
+    "score": ScoreStep,
     "branch": BranchStep,
     "set": SetStep,
     "transfer": TransferStep,

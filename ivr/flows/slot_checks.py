@@ -1,9 +1,11 @@
 """Cross-reference checks on what flows say about answers: parsers, keypad maps, conditions, pools.
 
 A slot's possible values come from whatever fills it: an ask with a closed parser gives that
-parser's values, a ``set`` step gives the values it writes, and an ask with an open parser
-(``digits``) or a ``record`` step (a recording's URL) can give anything, which turns the value
-checks off for that slot. Run by :func:`ivr.flows.checks.check_flow`.
+parser's values, a ``set`` step gives the values it writes, a ``score`` step gives the intent
+labels, the scores 0–100 and yes/no, and an ask with an open parser (``digits``, ``free_text``)
+or a ``record`` step (a recording's URL) can give anything, which turns the value checks off for
+that slot. Whether a slot is filled *before* the step that reads it is
+:mod:`ivr.flows.slot_order`'s job. Run by :func:`ivr.flows.checks.check_flow`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,23 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from ivr.answers import PARSERS
+from ivr.answers.free_text import PARSER as FREE_TEXT
+from ivr.answers.yes_no import YES_NO
 from ivr.flows.conditions import AllOf, AnyOf, CampaignRef, Condition, NotOf, SlotTest
-from ivr.flows.schema import AskStep, BranchStep, Flow, RecordStep, SetStep, TransferStep
+from ivr.flows.schema import (
+    SCORE_SLOTS,
+    AskStep,
+    BranchStep,
+    Flow,
+    RecordStep,
+    ScoreStep,
+    SetStep,
+    Step,
+    TransferStep,
+)
 from ivr.yaml_source import Location
+from scoring.intent.labels import LABELS
+from scoring.qualification import UNKNOWN_INTENT
 
 if TYPE_CHECKING:
     from ivr.flows.checks import Reporter
@@ -26,14 +42,26 @@ _NUMERIC = ("gte", "gt", "lte", "lt")
 _LITERAL = ("equals", "not_equals")
 _LISTED = ("in", "not_in")
 _MAX_LISTED = 12
+_SCORE_VALUES: tuple[Values, ...] = (
+    frozenset({*LABELS, UNKNOWN_INTENT}),
+    frozenset(str(points) for points in range(101)),
+    YES_NO,
+)
 
 
 def check_slots(flow: Flow, report: Reporter, known_pools: frozenset[str] | None) -> None:
     """Report unknown parsers and pools, impossible keypad entries and impossible conditions."""
     domains = slot_domains(flow)
+    asked = {step.slot for step in flow.steps if isinstance(step, AskStep)}
     for index, step in enumerate(flow.steps):
         if isinstance(step, AskStep):
             _check_ask(index, step, report)
+        elif isinstance(step, ScoreStep):
+            for k, slot in enumerate(step.text):
+                if slot not in asked:
+                    hint = report.did_you_mean(slot, asked)
+                    message = f"slot '{slot}' is never filled by an ask step{hint}"
+                    report.step(index, ("text", k), message)
         elif isinstance(step, BranchStep):
             for k, case in enumerate(step.cases):
                 for location, test in leaf_tests(case.when, ("cases", k, "when")):
@@ -58,14 +86,22 @@ def slot_domains(flow: Flow) -> dict[str, Values]:
         domains[slot] = values
 
     for step in flow.steps:
-        if isinstance(step, AskStep):
-            fill(step.slot, parser_values(step.parser))
-        elif isinstance(step, RecordStep):
-            fill(step.slot, None)
-        elif isinstance(step, SetStep):
-            for slot, value in step.values.items():
-                fill(slot, frozenset({value}))
+        for slot, values in step_fills(step).items():
+            fill(slot, values)
     return domains
+
+
+def step_fills(step: Step) -> dict[str, Values]:
+    """The slots one step fills, each with the values it can put there."""
+    if isinstance(step, AskStep):
+        return {step.slot: parser_values(step.parser)}
+    if isinstance(step, RecordStep):
+        return {step.slot: None}
+    if isinstance(step, SetStep):
+        return {slot: frozenset({value}) for slot, value in step.values.items()}
+    if isinstance(step, ScoreStep):
+        return dict(zip(SCORE_SLOTS, _SCORE_VALUES, strict=True))
+    return {}
 
 
 def leaf_tests(condition: Condition, location: Location) -> Iterator[tuple[Location, SlotTest]]:
@@ -86,6 +122,12 @@ def _check_ask(index: int, step: AskStep, report: Reporter) -> None:
     if step.parser not in PARSERS:
         known = ", ".join(sorted(PARSERS))
         report.step(index, ("parser",), f"unknown parser '{step.parser}' (known parsers: {known})")
+    if step.parser == FREE_TEXT.name and step.input != ["speech"]:
+        message = (
+            f"parser '{FREE_TEXT.name}' reads the caller's own words: set 'input: [speech]' "
+            "(keys are not words, and voice falls back to the keypad)"
+        )
+        report.step(index, ("input",) if "input" in step.model_fields_set else (), message)
     values = parser_values(step.parser)
     if values is not None:
         for key, value in step.keypad.items():
@@ -123,7 +165,7 @@ def _check_test(
 ) -> None:
     if test.slot not in domains:
         hint = report.did_you_mean(test.slot, domains)
-        message = f"slot '{test.slot}' is never filled by an ask, record or set step{hint}"
+        message = f"slot '{test.slot}' is never filled by an ask, record, set or score step{hint}"
         report.step(index, (*location, "slot"), message)
         return
     values = domains[test.slot]

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from ivr.config import Settings
 from ivr.deployment import Setup
+from ivr.qualifier import Qualifier, open_qualifier
 from ivr.telephony.call_store import CallStore
 from ivr.telephony.recording_events import RecordingEvents
 from ivr.telephony.twilio.signature import signature_middleware
@@ -67,6 +68,7 @@ def create_app(
     app.add_routes(webhooks.routes())
     app.router.add_get("/healthz", health)
     app.cleanup_ctx.append(_redis_lifecycle)
+    app.cleanup_ctx.append(_intent_lifecycle)
     if settings.whisper_model:
         app.cleanup_ctx.append(_voice_lifecycle)
     return app
@@ -103,6 +105,14 @@ async def _voice_lifecycle(app: web.Application) -> AsyncIterator[None]:
     app[WEBHOOKS].voice = None
     await voice.close()
     await session.close()
+
+
+async def _intent_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Load the intent classifier once, before the first call; without it, calls still score."""
+    webhooks = app[WEBHOOKS]
+    webhooks.qualifier = await open_qualifier(app[SETTINGS].intent_model, app[SETUP].flows.values())
+    yield
+    webhooks.qualifier = Qualifier(None)
 
 
 async def _redis_lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ivr.deployment import Setup
-from ivr.engine import new_call, step
+from ivr.engine import new_call
 from ivr.engine.actions import Gather, Hangup, Listen, Play, Record, Say, Transfer
 from ivr.engine.events import (
     CallerHungUp,
@@ -26,6 +26,7 @@ from ivr.engine.events import (
     TransferOutcome,
 )
 from ivr.engine.state import CallState
+from ivr.qualifier import Qualifier
 from ivr.simulator import twiml_reader as spec
 from ivr.simulator.caller import (
     Caller,
@@ -38,6 +39,7 @@ from ivr.simulator.caller import (
 )
 from ivr.simulator.media import wav_duration, wav_file_duration
 from ivr.simulator.model import Heard
+from ivr.turns import take_turn
 
 MAX_TURNS = 200
 TYPED_RECORDING = "local://typed"
@@ -67,15 +69,22 @@ async def call_locally(
     from_number: str,
     clock: Callable[[], float],
     on_heard: Callable[[Heard], None] | None = None,
+    qualifier: Qualifier | None = None,
 ) -> LocalCall:
-    """Place a call through the engine in-process; returns the final state and what was heard."""
+    """Place a call through the engine in-process; returns the final state and what was heard.
+
+    Score steps use ``qualifier`` (default: none loaded, so scores come from the answers alone).
+    """
+    qualifier = qualifier or Qualifier(None)
     number = setup.number(to_number)
     if number is None:
         raise UnknownNumber(f"{to_number} is not a tracking number in {setup.path}")
     flow = setup.flows[setup.campaign(number.campaign).flow]
     # Voice asks listen to typed words: the terminal stands in for the recording and Whisper.
     started = CallStarted(clock(), setup.call_context(number, from_number, voice=True))
-    state, actions = step(flow, new_call(flow, "CA" + "0" * 32, started), started)
+    state, actions = await take_turn(
+        flow, new_call(flow, "CA" + "0" * 32, started), started, qualifier
+    )
     result = LocalCall(state)
     for _ in range(MAX_TURNS):
         pending: list[Heard] = []
@@ -97,7 +106,7 @@ async def call_locally(
         if isinstance(waiting, Transfer):
             result.transfer_to = setup.pool(waiting.pool).fallback_number
         event = await _ask(caller, pending, waiting, clock, result.transfer_to)
-        state, actions = step(flow, state, event)
+        state, actions = await take_turn(flow, state, event, qualifier)
         result.state = state
         if isinstance(event, CallerHungUp):
             break

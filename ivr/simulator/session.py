@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from ivr.config import Settings
 from ivr.deployment import Setup
 from ivr.engine.state import CallState
+from ivr.qualifier import Qualifier, open_qualifier
 from ivr.redis_server import DEFAULT_HOST, DEFAULT_PORT, is_listening
 from ivr.simulator.caller import Caller, ScriptedCaller, ScriptError
 from ivr.simulator.carrier import Carrier, CarrierConfig
@@ -27,6 +28,7 @@ from ivr.simulator.model import CallRecord, Heard
 from ivr.simulator.script import check, load_script
 from ivr.simulator.terminal import HELP, TerminalCaller
 from ivr.telephony.call_store import CallStore
+from scoring.qualification import Qualification
 
 DEFAULT_ACCOUNT_SID = "AC" + "5" * 32
 
@@ -56,15 +58,28 @@ class CallSummary:
     transfer_to: str | None
     heard: list[Heard] = field(default_factory=list)
     record: CallRecord | None = None  # the carrier's full record, over HTTP only
+    qualification: Qualification | None = None
 
 
 async def call_in_process(
-    setup: Setup, caller: Caller, to_number: str, from_number: str
+    setup: Setup,
+    caller: Caller,
+    to_number: str,
+    from_number: str,
+    qualifier: Qualifier | None = None,
 ) -> CallSummary:
-    local = await call_locally(setup, caller, to_number, from_number, time.time)
+    local = await call_locally(
+        setup, caller, to_number, from_number, time.time, qualifier=qualifier
+    )
     state = local.state
     return CallSummary(
-        state.path, state.slots, state.outcome, local.said, local.transfer_to, local.heard
+        state.path,
+        state.slots,
+        state.outcome,
+        local.said,
+        local.transfer_to,
+        local.heard,
+        qualification=state.qualification,
     )
 
 
@@ -95,7 +110,14 @@ async def call_server(
     if state is None:
         return CallSummary([], {}, None, record.said, transfer_to, heard, record)
     return CallSummary(
-        state.path, state.slots, state.outcome, record.said, transfer_to, heard, record
+        state.path,
+        state.slots,
+        state.outcome,
+        record.said,
+        transfer_to,
+        heard,
+        record,
+        state.qualification,
     )
 
 
@@ -158,9 +180,11 @@ async def _simulate(
 async def _call(
     setup: Setup, caller: Caller, to_number: str, from_number: str, server: str | None
 ) -> CallSummary:
-    if not server:
-        return await call_in_process(setup, caller, to_number, from_number)
     settings = Settings()
+    if not server:
+        # No start-up warning here: the summary's score line says when the model is missing.
+        qualifier = await open_qualifier(settings.intent_model, flows=())
+        return await call_in_process(setup, caller, to_number, from_number, qualifier)
     summary = await call_server(
         server, caller, to_number, from_number, settings, _redis_url(settings)
     )
@@ -198,5 +222,9 @@ def _print_summary(summary: CallSummary) -> None:
     answers = ", ".join(f"{k}={v}" for k, v in summary.answers.items())
     click.echo(f"answers: {answers or '(none)'}")
     click.echo(f"outcome: {summary.outcome or '(unknown)'}")
+    scored = summary.qualification
+    if scored is not None:
+        verdict = "qualified" if scored.qualified else "not qualified"
+        click.echo(f"score:   {scored.score} ({verdict}): {'; '.join(scored.explained)}")
     if summary.transfer_to:
         click.echo(f"transfer: {summary.transfer_to}")

@@ -19,9 +19,13 @@ pytestmark = pytest.mark.e2e
 
 KEYPAD_SCENARIO = "tests/scenarios/keypad_refinance_texas.yaml"
 LOCAL_ANSWERS = (
-    "answers: loan_type=refinance, state=TX, credit_band=good, goal_recording=local://recording"
+    "answers: loan_type=refinance, state=TX, credit_band=good, goal=refinance to a lower rate, "
+    "intent=unknown, score=70, qualified=yes"
 )
-MORTGAGE_PATH = "disclosure → loan_type → property_state → credit → goal → route → connect"
+LOCAL_SCORE = "score:   70 (qualified): intent model not loaded (+70)"
+MORTGAGE_PATH = (
+    "disclosure → loan_type → property_state → credit → goal → qualify → route → connect"
+)
 DEAD_END = (
     "tests/flows/bad/dead_end.yaml:8: step 'message': the flow ends here: "
     "give this last step a 'next', or end with a hangup"
@@ -35,7 +39,8 @@ BROKEN_FLOW = [
     "tests/deployments/bad/broken_flow.yaml:15: campaigns[0]: "
     "unknown state 'Florida' (did you mean 'FL'?)",
     "tests/deployments/bad/broken_flows/intake.yaml:7: step 'loan_type': field 'parser': "
-    "unknown parser 'loan_typ' (known parsers: credit_band, digits, loan_type, us_state, yes_no)",
+    "unknown parser 'loan_typ' (known parsers: credit_band, digits, free_text, loan_type, "
+    "us_state, yes_no)",
     "tests/deployments/bad/broken_flows/intake.yaml:13: step 'connect': field 'on_fail': "
     "unknown step 'goodbye' (did you mean 'bye'?)",
 ]
@@ -208,6 +213,7 @@ def test_simulate_script_in_process_passes() -> None:
     assert lines[0] == "Calling +18005550100 from +15125550123 through the in-process engine."
     assert f"path:    {MORTGAGE_PATH}" in lines
     assert LOCAL_ANSWERS in lines
+    assert LOCAL_SCORE in lines
     assert "outcome: transferred" in lines
     assert "transfer: +15125550101" in lines
     assert lines[-1] == "PASS Refinance by keypad, Texas by ZIP, good credit — transferred"
@@ -222,7 +228,7 @@ def test_simulate_script_with_a_wrong_expectation_fails(tmp_path: Path) -> None:
         "  - digits: '1'\n"
         "  - digits: '75201'\n"
         "  - digits: '2'\n"
-        "  - record: {seconds: 4}\n"
+        "  - speech: lower my rate\n"
         "  - transfer: accepted\n"
         "expect:\n"
         "  outcome: not_served\n"
@@ -235,7 +241,8 @@ def test_simulate_script_with_a_wrong_expectation_fails(tmp_path: Path) -> None:
     assert "outcome: transferred" in lines
     assert [line for line in lines if line.startswith(("FAIL", "PASS"))] == [
         "FAIL answers: expected {'loan_type': 'purchase'}, got {'loan_type': 'refinance', "
-        "'state': 'TX', 'credit_band': 'good', 'goal_recording': 'local://recording'}",
+        "'state': 'TX', 'credit_band': 'good', 'goal': 'lower my rate', 'intent': 'unknown', "
+        "'score': '70', 'qualified': 'yes'}",
         "FAIL outcome: expected 'not_served', got 'transferred'",
     ]
 
@@ -259,14 +266,15 @@ def test_simulate_script_with_turns_left_over_fails(tmp_path: Path) -> None:
     script = tmp_path / "long.yaml"
     script.write_text(
         "turns:\n  - digits: '5'\n  - digits: '75201'\n  - digits: '1'\n  - silence: true\n"
-        "  - digits: '9'\n",
+        "  - silence: true\n  - digits: '9'\n",
         encoding="utf-8",
     )
     result = warmline("simulate", "--script", str(script))
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert (
-        "path:    disclosure → loan_type → property_state → credit → goal → route → not_served_loan"
+        "path:    disclosure → loan_type → property_state → credit → goal → qualify → route → "
+        "not_served_loan"
     ) in lines
     assert lines[-1] == "FAIL the call ended with 1 turn(s) of the script unused"
 
@@ -307,14 +315,15 @@ def test_simulate_script_with_bad_turns_reports_each_with_its_line(tmp_path: Pat
 
 
 def test_simulate_interactive_call_with_piped_answers() -> None:
-    # loan type 1 (refinance), state by voice, credit 2 (good), the goal recording, officer answers
-    result = warmline("simulate", stdin="1\ntexas\n2\nI want to refinance\na\n")
+    # loan type 1 (refinance), state by voice, credit 2 (good), the goal in words, officer answers
+    result = warmline("simulate", stdin="1\ntexas\n2\nrefinance to a lower rate\na\n")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "Calling +18005550100 from +15125550123 through the in-process engine."
     assert "… ringing +15125550101" in result.stdout
     assert f"path:    {MORTGAGE_PATH}" in lines
     assert LOCAL_ANSWERS in lines
+    assert LOCAL_SCORE in lines
     assert "outcome: transferred" in lines
     assert "transfer: +15125550101" in lines
 
@@ -360,6 +369,7 @@ def test_simulate_against_a_server_plays_the_scenario(redis_url: str, tmp_path: 
     assert f"path:    {MORTGAGE_PATH}" in lines
     answers = next(line for line in lines if line.startswith("answers: "))
     assert answers.startswith("answers: loan_type=refinance, state=TX, credit_band=good")
+    assert LOCAL_SCORE in lines  # read back from the call state the server kept
     assert "outcome: transferred" in lines
     assert "transfer: +15125550101" in lines
     assert lines[-1] == "PASS Refinance by keypad, Texas by ZIP, good credit — transferred"

@@ -100,3 +100,53 @@ def test_the_shipped_deployment_loads_and_every_number_reaches_a_flow() -> None:
     assert [str(n.payout) for n in setup.deployment.numbers] == ["35.00", "20.00"]
     assert setup.pool("loan_officers").fallback_number == "+15125550101"
     assert setup.number("+19999999999") is None
+
+
+SCORED_DEPLOYMENT = """\
+flows: {flows}
+publishers:
+  - id: rate-compare
+    name: RateCompare
+campaigns:
+  - id: strict
+    name: Buys ready callers only
+    flow: intake
+    loan_types: [refinance]
+    states: [TX]
+    scoring:
+      intent_weights: {{shopping: 50}}
+      credit_bands: {{poor: -60}}
+      qualified_at: 75
+  - id: default
+    name: Default scoring
+    flow: intake
+    loan_types: [refinance]
+    states: [TX]
+pools:
+  - id: officers
+    fallback_number: "+15125550101"
+numbers:
+  - number: "+18005550100"
+    campaign: strict
+    publisher: rate-compare
+  - number: "+18005550101"
+    campaign: default
+    publisher: rate-compare
+"""
+
+
+def test_a_campaigns_scoring_rules_reach_its_calls(tmp_path: Path) -> None:
+    from scoring.qualification import DEFAULT_RULES
+
+    path = tmp_path / "warmline.yaml"
+    path.write_text(SCORED_DEPLOYMENT.format(flows=HERE / "flows"), encoding="utf-8")
+    setup = load_setup(path)
+    strict = setup.number("+18005550100")
+    default = setup.number("+18005550101")
+    assert strict is not None and default is not None
+    rules = setup.call_context(strict, "+15125550123").scoring
+    assert rules is not None
+    assert rules.intent_weights == {**DEFAULT_RULES.intent_weights, "shopping": 50}
+    assert rules.credit_bands == {**DEFAULT_RULES.credit_bands, "poor": -60}
+    assert (rules.qualified_at, rules.no_words) == (75, DEFAULT_RULES.no_words)
+    assert setup.call_context(default, "+15125550123").scoring is None  # the defaults

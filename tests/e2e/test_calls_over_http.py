@@ -21,7 +21,7 @@ QUALIFIED = [
     {"digits": "1"},
     {"speech": "texas"},
     {"digits": "2"},
-    {"record": {"seconds": 3}},
+    {"speech": "I want to refinance to a lower rate"},
     {"transfer": "accepted", "duration": 200},
 ]
 
@@ -49,6 +49,7 @@ async def test_two_server_processes_serve_alternate_webhooks_of_one_call(
     assert all(r.status == 200 for r in record.requests)
     state = await stored_state(redis_url, record.call_sid)
     assert state.slots["loan_type"] == "refinance" and state.slots["state"] == "TX"
+    assert (state.slots["score"], state.slots["qualified"]) == ("70", "yes")
     assert (state.status, state.outcome) == ("ended", "transferred")
     assert record.transfer is not None and record.transfer.bridged
 

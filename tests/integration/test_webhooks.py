@@ -69,7 +69,7 @@ class Twilio:
 
 @pytest.fixture
 async def twilio(redis: Redis, redis_url: str) -> AsyncIterator[Twilio]:
-    settings = Settings(twilio_auth_token=AUTH_TOKEN, public_url=PUBLIC)  # type: ignore[call-arg]
+    settings = Settings(twilio_auth_token=AUTH_TOKEN, public_url=PUBLIC, intent_model="")  # type: ignore[call-arg]
     app = create_app(settings, load_setup(ROOT / "warmline.yaml"), redis_url)
     async with TestServer(app) as server, aiohttp.ClientSession() as session:
         # Any blocking call (file, socket, sleep) made on the event loop from here fails the test.
@@ -163,24 +163,38 @@ async def test_speech_result_fills_the_slot(twilio: Twilio, redis: Redis) -> Non
     assert state.answers["state"].confidence == 0.9
 
 
-async def test_record_then_transfer_then_declined_rolls_to_voicemail(twilio: Twilio) -> None:
+async def test_goal_words_are_scored_in_the_same_webhook_then_transfer_then_voicemail(
+    twilio: Twilio, redis: Redis
+) -> None:
     await twilio.post("/twilio/voice", twilio.params(CallStatus="ringing"))
     await twilio.post("/twilio/gather?turn=1", twilio.params(Digits="1"))
     await twilio.post("/twilio/gather?turn=2", twilio.params(Digits="75201"))
     _, body = await twilio.post("/twilio/gather?turn=3", twilio.params(Digits="2"))
-    record = next(v for v in verbs(body) if v.tag == "Record")
-    assert record.attrib["action"] == f"{PUBLIC}/twilio/record?turn=4"
-    assert record.attrib["maxLength"] == "20"
-    assert record.attrib["recordingStatusCallback"] == f"{PUBLIC}/twilio/recording-status"
+    gather = next(v for v in verbs(body) if v.tag == "Gather")
+    assert gather.attrib["input"] == "speech"  # the free-form question: words only
+    assert gather.attrib["action"] == f"{PUBLIC}/twilio/gather?turn=4"
+    assert "numDigits" not in gather.attrib
+    # One webhook: the answer is scored on the server and the caller is already being connected.
     _, body = await twilio.post(
-        "/twilio/record?turn=4",
-        twilio.params(RecordingUrl="https://api.twilio.com/RE1", RecordingDuration="5", Digits="#"),
+        "/twilio/gather?turn=4",
+        twilio.params(SpeechResult="I want to lower my rate on my house", Confidence="0.87"),
     )
     dial = next(v for v in verbs(body) if v.tag == "Dial")
     assert dial.attrib["action"] == f"{PUBLIC}/twilio/dial?turn=5"
     assert dial.attrib["answerOnBridge"] == "true"
     assert dial.attrib["record"] == "record-from-answer-dual"
     assert [n.text for n in dial.iter("Number")] == ["+15125550101"]
+    state = await stored(redis)
+    assert state.path[-4:] == ["goal", "qualify", "route", "connect"]
+    slots = {k: state.slots[k] for k in ("goal", "intent", "score", "qualified")}
+    assert slots == {
+        "goal": "I want to lower my rate on my house",
+        "intent": "unknown",
+        "score": "70",
+        "qualified": "yes",
+    }
+    assert state.qualification is not None
+    assert state.qualification.explained == ["intent model not loaded (+70)"]
     # Officer answered but declined: completed with DialBridged=false is NOT a transfer.
     _, body = await twilio.post(
         "/twilio/dial?turn=5",
@@ -188,6 +202,10 @@ async def test_record_then_transfer_then_declined_rolls_to_voicemail(twilio: Twi
     )
     assert "leave your name" in said(body)[0]
     assert [v.tag for v in verbs(body)][-2:] == ["Record", "Redirect"]
+    record = next(v for v in verbs(body) if v.tag == "Record")
+    assert record.attrib["action"] == f"{PUBLIC}/twilio/record?turn=6"
+    assert record.attrib["maxLength"] == "60"
+    assert record.attrib["recordingStatusCallback"] == f"{PUBLIC}/twilio/recording-status"
 
 
 async def test_status_callbacks_end_the_call_idempotently(twilio: Twilio, redis: Redis) -> None:
@@ -249,26 +267,29 @@ async def test_redis_down_gives_the_caller_a_defined_fallback(redis: Redis, tmp_
     assert "technical difficulties" in said(body)[0]
 
 
-async def _to_goal_recording(twilio: Twilio) -> None:
+async def _to_voicemail(twilio: Twilio) -> None:
+    """Poor credit scores under the threshold: the caller is offered a call-back (turn 5)."""
     await twilio.post("/twilio/voice", twilio.params(CallStatus="ringing"))
     await twilio.post("/twilio/gather?turn=1", twilio.params(Digits="1"))
     await twilio.post("/twilio/gather?turn=2", twilio.params(Digits="75201"))
-    await twilio.post("/twilio/gather?turn=3", twilio.params(Digits="2"))
+    await twilio.post("/twilio/gather?turn=3", twilio.params(Digits="4"))
+    await twilio.post("/twilio/gather?turn=4", twilio.params(SpeechResult="refinance my home"))
 
 
 async def test_hang_up_during_record_without_audio_abandons(twilio: Twilio, redis: Redis) -> None:
-    await _to_goal_recording(twilio)
+    await _to_voicemail(twilio)
     params = twilio.params(RecordingUrl="https://api.twilio.com/RE9", RecordingDuration="0")
-    await twilio.post("/twilio/record?turn=4", {**params, "Digits": "hangup"})
+    await twilio.post("/twilio/record?turn=5", {**params, "Digits": "hangup"})
     state = await stored(redis)
     assert (state.status, state.outcome) == ("ended", "abandoned")
-    assert "goal_recording" not in state.answers
+    assert "voicemail" not in state.answers
 
 
 async def test_message_left_before_hanging_up_is_kept(twilio: Twilio, redis: Redis) -> None:
-    await _to_goal_recording(twilio)
+    await _to_voicemail(twilio)
     params = twilio.params(RecordingUrl="https://api.twilio.com/RE9", RecordingDuration="7")
-    status, _ = await twilio.post("/twilio/record?turn=4", {**params, "Digits": "hangup"})
+    status, _ = await twilio.post("/twilio/record?turn=5", {**params, "Digits": "hangup"})
     assert status == 200
     state = await stored(redis)
-    assert state.answers["goal_recording"].value == "https://api.twilio.com/RE9"
+    assert state.answers["voicemail"].value == "https://api.twilio.com/RE9"
+    assert state.slots["score"] == "45"

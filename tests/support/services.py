@@ -18,6 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 ACCOUNT_SID = "AC" + "0" * 32
+NO_INTENT_MODEL = ""
+"""Servers and commands run without the intent classifier unless a test gives one: scenarios
+expect the answers-only scores whatever a developer has trained into ``models/intent``."""
 
 
 def free_port() -> int:
@@ -73,6 +76,7 @@ def start_server(
         "WARMLINE_REDIS_URL": redis_url,
         "WARMLINE_DEPLOYMENT": str(deployment),
         "WARMLINE_PORT": str(port),
+        "WARMLINE_INTENT_MODEL": NO_INTENT_MODEL,
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
@@ -117,7 +121,8 @@ def test_redis_url() -> Iterator[str]:
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The caller's environment without any Warmline, Twilio or proxy setting, plus ``extra``."""
+    """The caller's environment without any Warmline, Twilio or proxy setting (and so without
+    the intent model), plus ``extra``."""
     dropped = ("WARMLINE_", "TWILIO_")
     proxies = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
     clean = {
@@ -125,7 +130,12 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(dropped) and k.lower() not in proxies
     }
-    return {**clean, "PYTHONUNBUFFERED": "1", **(extra or {})}
+    return {
+        **clean,
+        "PYTHONUNBUFFERED": "1",
+        "WARMLINE_INTENT_MODEL": NO_INTENT_MODEL,
+        **(extra or {}),
+    }
 
 
 def warmline(

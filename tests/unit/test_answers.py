@@ -538,13 +538,21 @@ def test_closed_value_sets_are_the_documented_ones() -> None:
     assert PARSERS["credit_band"].values == frozenset({"excellent", "good", "fair", "poor"})
     assert PARSERS["yes_no"].values == frozenset({"yes", "no"})
     assert PARSERS["digits"].values is None
+    assert PARSERS["free_text"].values is None
     assert len(US_STATES) == 51
     assert "DC" in US_STATES
     assert all(len(code) == 2 and code.isupper() for code in US_STATES)
 
 
 def test_registry_names_match_parsers() -> None:
-    assert sorted(PARSERS) == ["credit_band", "digits", "loan_type", "us_state", "yes_no"]
+    assert sorted(PARSERS) == [
+        "credit_band",
+        "digits",
+        "free_text",
+        "loan_type",
+        "us_state",
+        "yes_no",
+    ]
     for name, parser in PARSERS.items():
         assert parser.name == name
         checked: SlotParser = parser

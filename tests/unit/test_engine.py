@@ -8,7 +8,7 @@ import pytest
 
 from ivr.deployment import load_setup
 from ivr.engine import UnexpectedEvent, new_call, step
-from ivr.engine.actions import Action, Gather, Hangup, Listen, Record, Say, Transfer
+from ivr.engine.actions import Action, Gather, Hangup, Listen, Record, Say, Score, Transfer
 from ivr.engine.events import (
     CallContext,
     CallerHungUp,
@@ -17,12 +17,14 @@ from ivr.engine.events import (
     Event,
     NoInput,
     RecordingFinished,
+    Scored,
     SpeechHeard,
     TransferEnded,
     VoiceUnavailable,
 )
 from ivr.engine.state import CallState
 from ivr.flows import Flow, load_flow_text
+from scoring.qualification import Qualification, qualify
 
 pytestmark = pytest.mark.unit
 
@@ -64,6 +66,16 @@ class Call:
         self.state, self.actions = step(self.flow, self.state, event)
         return self.actions
 
+    def score(self, result: Qualification | None = None) -> list[Action]:
+        """Answer the pending Score action as an adapter would, without a model by default."""
+        request = self.actions[-1]
+        assert isinstance(request, Score)
+        if result is None:
+            result = qualify(None, request.prequal, request.words, request.rules)
+        event = Scored(self.clock, request.step, result)
+        self.state, self.actions = step(self.flow, self.state, event)
+        return self.actions
+
     @property
     def said(self) -> list[str]:
         texts = []
@@ -102,7 +114,8 @@ def test_keypad_and_speech_fill_the_same_slots(flow: Flow) -> None:
         0.91,
     )
     assert call.state.answers["loan_type"].source == "keypad"
-    assert isinstance(call.actions[-1], Record)
+    goal = call.actions[-1]  # the free-form question: the carrier's recogniser, no keypad
+    assert isinstance(goal, Gather) and (goal.keypad, goal.speech) == (False, True)
 
 
 def test_spoken_menu_key_reaches_the_keypad_value(flow: Flow) -> None:
@@ -138,11 +151,21 @@ def test_no_input_reprompts_then_gives_up_to_on_fail(flow: Flow) -> None:
     assert events.count(("loan_type", "no_input")) == 2
 
 
-def answer_all(call: Call, loan: str = "1", state: str = "texas", credit: str = "2") -> None:
+GOAL = "I want to refinance and lower my rate"
+
+
+def answer_all(
+    call: Call,
+    loan: str = "1",
+    state: str = "texas",
+    credit: str = "2",
+    result: Qualification | None = None,
+) -> None:
     call.send(DigitsEntered, loan)
     call.send(SpeechHeard, state)
     call.send(DigitsEntered, credit)
-    call.send(RecordingFinished, "https://api.twilio.com/recordings/RE1", 4.0)
+    call.send(SpeechHeard, GOAL, 0.9)
+    call.score(result)
 
 
 def test_qualified_caller_is_transferred(flow: Flow) -> None:
@@ -156,7 +179,8 @@ def test_qualified_caller_is_transferred(flow: Flow) -> None:
         timeout_s=25,
         record=True,
     )
-    assert call.state.answers["goal_recording"].value == "https://api.twilio.com/recordings/RE1"
+    assert call.state.slots["goal"] == GOAL
+    assert (call.state.slots["intent"], call.state.slots["score"]) == ("unknown", "70")
     call.send(TransferEnded, "bridged", 312.0)
     assert call.actions == [Hangup()]
     assert (call.state.status, call.state.outcome) == ("ended", "transferred")
@@ -166,6 +190,7 @@ def test_qualified_caller_is_transferred(flow: Flow) -> None:
         "property_state",
         "credit",
         "goal",
+        "qualify",
         "route",
         "connect",
     ]
@@ -187,7 +212,7 @@ def test_declined_transfer_rolls_to_callback(flow: Flow) -> None:
     [
         ("5", "texas", "1", "not_served_loan", "not_served"),  # reverse: campaign does not buy it
         ("1", "ohio", "1", "not_served_state", "not_served"),
-        ("3", "florida", "4", "callback_offer", None),  # poor credit: offered a call-back
+        ("3", "florida", "4", "callback_offer", None),  # poor credit scores 45: a call-back
     ],
 )
 def test_campaign_footprint_decides_the_branch(
@@ -201,14 +226,25 @@ def test_campaign_footprint_decides_the_branch(
         assert isinstance(call.actions[-1], Hangup)
 
 
-def test_silent_goal_recording_moves_on(flow: Flow) -> None:
+def test_silence_at_the_goal_question_is_still_scored(flow: Flow) -> None:
     call = Call(flow)
     call.send(DigitsEntered, "1")
     call.send(SpeechHeard, "TX")
     call.send(DigitsEntered, "1")
     call.send(NoInput)
-    assert "goal_recording" not in call.state.answers
-    assert isinstance(call.actions[-1], Transfer)
+    assert call.state.step == "goal"  # one re-prompt (retries: 1)
+    (request,) = call.send(NoInput)
+    assert isinstance(request, Score) and request.words.texts == ()
+    call.score()
+    assert "goal" not in call.state.answers
+    assert call.state.qualification is not None
+    assert call.state.qualification.explained == [
+        "intent unknown: no words to classify (+70)",
+        "credit band excellent (+5)",
+        "no answer in words (−20)",
+    ]
+    assert (call.state.slots["score"], call.state.slots["qualified"]) == ("55", "no")
+    assert call.state.step == "callback_offer"
 
 
 def test_caller_hang_up_ends_the_call_once(flow: Flow) -> None:
@@ -239,7 +275,7 @@ def test_engine_is_deterministic_and_state_round_trips(flow: Flow) -> None:
     restored = CallState.model_validate_json(first.state.model_dump_json())
     assert restored == first.state
     assert [h.at for h in first.state.history][:2] == [T0, T0]
-    assert first.state.history[-1].at == T0 + 7 * 4
+    assert first.state.history[-1].at == T0 + 7 * 4  # the score comes in the goal's turn
 
 
 def test_step_does_not_mutate_its_input(flow: Flow) -> None:

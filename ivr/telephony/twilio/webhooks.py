@@ -18,7 +18,7 @@ from multidict import MultiDictProxy
 from redis.exceptions import RedisError
 
 from ivr.deployment import Setup
-from ivr.engine import UnexpectedEvent, new_call, step
+from ivr.engine import UnexpectedEvent, new_call
 from ivr.engine.actions import Action, Hangup
 from ivr.engine.events import (
     CallerHungUp,
@@ -35,10 +35,12 @@ from ivr.engine.events import (
 from ivr.engine.state import CallState
 from ivr.flows.schema import AskStep
 from ivr.logs import fields
+from ivr.qualifier import Qualifier
 from ivr.telephony.call_store import CallStore, StoredCall
 from ivr.telephony.recording_events import RecordingEvents
 from ivr.telephony.twilio.twiml import message, render, still_listening, turn_urls
 from ivr.telephony.voice_answers import VoiceAnswers
+from ivr.turns import take_turn
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,8 @@ class TwilioWebhooks:
         self.clock = clock
         self.voice: VoiceAnswers | None = None
         """Set at start-up when a Whisper model is loaded; None: voice asks use the keypad."""
+        self.qualifier = Qualifier(None)
+        """Replaced at start-up by one with the intent model, when it is there."""
         self.voice_wait_s = voice_wait_s
         self.voice_budget_s = voice_budget_s
         # Every call of a flow goes through the same turns (the same prompts at the same turn
@@ -119,7 +123,9 @@ class TwilioWebhooks:
         )
         started = CallStarted(at=self.clock(), context=context)
         try:
-            state, actions = step(flow, new_call(flow, call_sid, started), started)
+            state, actions = await take_turn(
+                flow, new_call(flow, call_sid, started), started, self.qualifier
+            )
             twiml = self._render(actions, state.turn)
             if not await self.store.create(state, twiml):
                 existing = await self.store.get(call_sid)
@@ -249,7 +255,7 @@ class TwilioWebhooks:
             if flow is None:
                 return None
             try:
-                state, actions = step(flow, stored.state, event)
+                state, actions = await take_turn(flow, stored.state, event, self.qualifier)
             except UnexpectedEvent:
                 return stored.twiml
             if not actions and state.status == "ended":
@@ -314,6 +320,17 @@ class TwilioWebhooks:
         return message(TECHNICAL_TROUBLE)
 
     def _log_progress(self, before: CallState, after: CallState) -> None:
+        scored = after.qualification
+        if scored is not None and scored != before.qualification:
+            log.info(
+                "call scored",
+                extra=fields(
+                    call_sid=after.call_sid,
+                    intent=scored.intent,
+                    score=scored.score,
+                    qualified=scored.qualified,
+                ),
+            )
         if after.status == "ended" and before.status != "ended":
             log.info("call ended", extra=fields(call_sid=after.call_sid, outcome=after.outcome))
 
