@@ -9,6 +9,8 @@ What it does:
    answer to "in a few words…") of the test split, ``--rounds`` times over. p50 and p99 in ms.
 2. **batched**: the same model on batches of ``--batch`` test rows of any length (as the worker
    scores several transcripts at once): ms per batch and per utterance.
+   The forward pass is the one the server would choose (``precision`` auto: traced, bfloat16
+   where faster and faithful); ``--no-trace`` and ``--precision`` force others, to compare.
 3. **training**: one fine-tuning epoch on the full train split (``--train``; about a minute on
    two cores) with the configuration ``warmline train intent`` uses; without ``--train`` the
    epoch times recorded in the model's own ``metrics.json`` are printed.
@@ -116,20 +118,30 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--train", action="store_true", help="Time one fine-tuning epoch.")
+    parser.add_argument(
+        "--no-trace", action="store_true", help="Run the eager model (no TorchScript trace)."
+    )
+    parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto")
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
     args = parser.parse_args()
 
-    classifier = IntentClassifier.load(args.model, threads=args.threads)
+    classifier = IntentClassifier.load(
+        args.model, threads=args.threads, trace=not args.no_trace, precision=args.precision
+    )
     test = [r.text for r in read_split("test")]
     short = [t for t in test if len(t.split()) <= SHORT_WORDS]
     results: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "threads": args.threads,
+        "forward": classifier.forward.name,
         "single": time_single(classifier, short, args.rounds),
         "batched": time_batched(classifier, test, args.batch),
     }
     single, batched = results["single"], results["batched"]
-    print(f"machine: {results['machine']}, torch threads {args.threads}")
+    print(
+        f"machine: {results['machine']}, torch threads {args.threads}, "
+        f"forward pass: {classifier.forward.name}"
+    )
     print(
         f"single utterance ({single['utterances']} predictions, median "
         f"{single['median_words']:g} words): p50 {single['p50_ms']:.1f} ms, "

@@ -19,6 +19,7 @@ from ivr.problems import InvalidConfig, Problem
 if TYPE_CHECKING:
     from ivr.config import Settings
     from ivr.deployment import Setup
+    from ivr.recordings.transcription import TranscriptClassifier
 
 DEFAULT_WORKER_MODEL = "base.en"
 
@@ -183,6 +184,7 @@ def worker(concurrency: int | None, consumer: str | None, model: str | None) -> 
         transcriber = Transcriber.load(name, threads=settings.whisper_threads)
     except (WhisperLoadError, ValueError) as error:  # ValueError: e.g. a thread count of 0
         _fail(f"cannot start the worker: {error}")
+    classifier = _transcript_classifier(settings.intent_model)
     try:
         with redis_url(settings.redis_url) as url:
             click.echo(
@@ -197,10 +199,25 @@ def worker(concurrency: int | None, consumer: str | None, model: str | None) -> 
                     transcriber.loaded.source,
                     consumer=consumer,
                     concurrency=concurrency,
+                    classifier=classifier,
                 )
             )
     except RedisUnavailable as error:
         _fail(str(error))
+
+
+def _transcript_classifier(model_dir: str | None) -> TranscriptClassifier | None:
+    """The intent model for scoring whole calls after they end, when one has been trained."""
+    if not model_dir or not Path(model_dir).is_dir():
+        click.echo("warmline: no intent model: transcripts are not scored", err=True)
+        return None
+    from scoring.errors import ModelUnavailable
+    from scoring.intent.classifier import IntentClassifier
+
+    try:
+        return IntentClassifier.load(model_dir)
+    except ModelUnavailable as error:
+        _fail(f"cannot start the worker: {error}")
 
 
 @main.command()

@@ -10,8 +10,10 @@ The telephony layer adds every completed recording once to ``warmline:recordings
    and keep it: ``YYYY/MM/DD/<CallSid>/<RecordingSid>.wav``;
 3. transcribe each channel with Whisper in an executor (never on the event loop): caller on the
    left, officer on the right; a one-channel ``<Record>`` (an answer, a voicemail) is the caller;
-4. write ``<RecordingSid>.transcript.json`` next to the audio, then the result and the
-   ``transcribed`` counter in one write-once step (:class:`~ivr.jobs.ResultStore`).
+4. when an intent model is loaded, classify everything the caller said (the caller channel only:
+   the officer's words are not the caller's intent), in windows so a long call is read whole;
+5. write ``<RecordingSid>.transcript.json`` next to the audio (with the intent), then the result
+   and the ``transcribed`` counter in one write-once step (:class:`~ivr.jobs.ResultStore`).
 
 Every file is written by rename, so a crash leaves either no file or a whole one; a crash after
 the files and before the result only means the next delivery writes the same files again.
@@ -54,6 +56,7 @@ from ivr.recordings.storage import LocalRecordingStore, RecordingStore, recordin
 
 if TYPE_CHECKING:
     from scoring.audio import Samples
+    from scoring.intent.prediction import IntentPrediction
     from scoring.transcripts import Segment
 
 log = logging.getLogger(__name__)
@@ -83,6 +86,30 @@ class ChannelTranscriber(Protocol):
     def transcribe_recording(
         self, audio_channels: Sequence[Samples], speakers: Sequence[str] = ...
     ) -> list[Segment]: ...
+
+
+class TranscriptClassifier(Protocol):
+    """What post-call scoring needs of ``scoring.intent.classifier.IntentClassifier``."""
+
+    def predict_long(self, text: str) -> IntentPrediction: ...
+
+
+CALLER = TWO_CHANNEL_SPEAKERS[0]
+
+
+def caller_words(segments: Sequence[Segment]) -> str:
+    """Everything the caller said, in order: the text whose intent is scored after the call."""
+    return " ".join(s.text.strip() for s in segments if s.speaker == CALLER and s.text.strip())
+
+
+def intent_document(prediction: IntentPrediction, text: str) -> dict[str, Any]:
+    """The intent part of the transcript JSON (and of the call's record)."""
+    return {
+        "label": prediction.label,
+        "confidence": round(prediction.confidence, 4),
+        "probabilities": {k: round(v, 4) for k, v in prediction.probabilities.items()},
+        "words": len(text.split()),
+    }
 
 
 @dataclass(frozen=True)
@@ -216,8 +243,10 @@ class RecordingHandler:
         fetch_attempts: int = 20,
         fetch_retry_s: float = 0.1,
         executor: Executor | None = None,
+        classifier: TranscriptClassifier | None = None,
     ) -> None:
         self.results = ResultStore(redis, prefix=RESULT_PREFIX)
+        self.classifier = classifier
         self.store = store
         self.transcriber = transcriber
         self.session = session
@@ -270,6 +299,13 @@ class RecordingHandler:
             audio_key=audio_key,
             segments=segments,
         )
+        said = caller_words(segments)
+        intent: dict[str, Any] | None = None
+        if self.classifier is not None and said:
+            prediction = await loop.run_in_executor(
+                self.executor, self.classifier.predict_long, said
+            )
+            intent = document["intent"] = intent_document(prediction, said)
         payload = json.dumps(document, ensure_ascii=False, indent=2).encode() + b"\n"
         await asyncio.to_thread(self.store.put, transcript_key, payload)
         written = await self.results.write_once(
@@ -281,6 +317,11 @@ class RecordingHandler:
                 "segments": str(len(segments)),
                 "duration": f"{duration_s:.2f}",
                 "model": self.model,
+                **(
+                    {"intent": intent["label"], "intent_confidence": str(intent["confidence"])}
+                    if intent
+                    else {}
+                ),
                 "job": job.key,
                 "attempt": str(job.attempt),
                 "consumer": job.consumer,
@@ -327,6 +368,7 @@ async def run_recordings_worker(
     concurrency: int | None = None,
     stop: asyncio.Event | None = None,
     handle_signals: bool = True,
+    classifier: TranscriptClassifier | None = None,
 ) -> None:
     """Drain ``warmline:recordings`` until SIGTERM/SIGINT (or ``stop``): ``warmline worker``."""
     concurrency = concurrency or settings.worker_concurrency
@@ -346,6 +388,7 @@ async def run_recordings_worker(
                 fetch_attempts=settings.recording_fetch_attempts,
                 fetch_retry_s=settings.recording_fetch_retry_s,
                 executor=executor,
+                classifier=classifier,
             )
             await run_worker(
                 redis_url,

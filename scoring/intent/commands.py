@@ -142,7 +142,10 @@ def eval_intent_command(model_dir: Path, data_files: tuple[Path, ...], as_json: 
     if as_json:
         click.echo(json.dumps({k: r.as_dict() for k, r in reports.items()}, indent=2))
         return
-    click.echo(f"model {model_dir} (temperature {classifier.settings.temperature:.3f})")
+    click.echo(
+        f"model {model_dir} (temperature {classifier.settings.temperature:.3f}, "
+        f"{classifier.forward.name})"
+    )
     for name, report in reports.items():
         click.echo(format_report(report, name))
 

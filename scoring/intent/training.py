@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -75,6 +76,14 @@ def load_base_classifier() -> tuple[Any, Any]:
     return model, tokenizer
 
 
+def learning_rate_factor(step: int, total: int, warmup: float) -> float:
+    """Linear warm-up over the first ``warmup`` share of steps, then linear decay to zero."""
+    warmup_steps = max(1, int(total * warmup))
+    rising = (step + 1) / warmup_steps
+    falling = (total - step) / max(1, total - warmup_steps)
+    return max(0.0, min(rising, falling))
+
+
 def as_recognised(text: str, rng: random.Random) -> str:
     """Half the time, the text as a speech recogniser prints it: no punctuation, no capitals.
 
@@ -107,12 +116,8 @@ def fine_tune(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    warmup = max(1, int(total_steps * config.warmup_share))
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda step: min(
-            (step + 1) / warmup, max(0.0, (total_steps - step) / (total_steps - warmup))
-        ),
+        optimizer, partial(learning_rate_factor, total=total_steps, warmup=config.warmup_share)
     )
     loss_fn = torch.nn.CrossEntropyLoss(weight=class_weights(labels))
     target = torch.tensor(labels, dtype=torch.long)

@@ -9,8 +9,13 @@ import pytest
 from redis.asyncio import Redis
 
 from ivr.config import Settings
+from ivr.deployment import load_setup
 from ivr.engine.state import CallState
-from tests.support.services import AUTH_TOKEN, ServerProcess, start_server
+from ivr.qualifier import Qualifier
+from ivr.simulator.caller import ScriptedCaller
+from ivr.simulator.script import check, load_script
+from ivr.simulator.session import CallSummary, call_in_process, call_server
+from tests.support.services import AUTH_TOKEN, ROOT, ServerProcess, start_server
 
 LOAD_BALANCER = "http://lb.warmline.test"
 
@@ -50,3 +55,40 @@ async def stored_state(redis_url: str, call_sid: str) -> CallState:
         await redis.aclose()
     assert raw is not None
     return CallState.model_validate_json(raw)
+
+
+async def play_in_process(path: Path, qualifier: Qualifier | None = None) -> CallSummary:
+    """Play a scenario file through the engine in-process; fails on any unmet expectation."""
+    script = load_script(path)
+    assert script.expect is not None
+    caller = ScriptedCaller(script.turns)
+    summary = await call_in_process(
+        load_setup(ROOT / "warmline.yaml"),
+        caller,
+        script.to_number or "+18005550100",
+        script.from_number or "+15125550123",
+        qualifier,
+    )
+    assert check(script.expect, summary) == []
+    assert caller.remaining == 0
+    return summary
+
+
+async def play_over_http(
+    path: Path, server: ServerProcess, settings: Settings, redis_url: str
+) -> CallSummary:
+    """Play a scenario file as Twilio would against ``server``; fails on any unmet expectation."""
+    script = load_script(path)
+    assert script.expect is not None
+    caller = ScriptedCaller(script.turns)
+    summary = await call_server(
+        server.url,
+        caller,
+        script.to_number or "+18005550100",
+        script.from_number or "+15125550123",
+        settings,
+        redis_url,
+    )
+    assert check(script.expect, summary) == []
+    assert caller.remaining == 0
+    return summary

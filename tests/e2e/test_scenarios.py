@@ -13,10 +13,8 @@ from pathlib import Path
 import pytest
 
 from ivr.config import Settings
-from ivr.deployment import load_setup
-from ivr.simulator.caller import ScriptedCaller
-from ivr.simulator.script import check, load_script
-from ivr.simulator.session import call_in_process, call_server
+from ivr.simulator.script import load_script
+from tests.e2e.conftest import play_in_process, play_over_http
 from tests.support.services import ROOT, ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -32,34 +30,14 @@ def test_there_are_scenarios_for_every_outcome() -> None:
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 async def test_scenario_in_process(path: Path) -> None:
-    script = load_script(path)
-    assert script.expect is not None
-    setup = load_setup(ROOT / "warmline.yaml")
-    caller = ScriptedCaller(script.turns)
-    summary = await call_in_process(
-        setup, caller, script.to_number or "+18005550100", script.from_number or "+15125550123"
-    )
-    assert check(script.expect, summary) == []
-    assert caller.remaining == 0
+    await play_in_process(path)
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 async def test_scenario_over_http(
     path: Path, server: ServerProcess, simulator_settings: Settings, redis_url: str
 ) -> None:
-    script = load_script(path)
-    assert script.expect is not None
-    caller = ScriptedCaller(script.turns)
-    summary = await call_server(
-        server.url,
-        caller,
-        script.to_number or "+18005550100",
-        script.from_number or "+15125550123",
-        simulator_settings,
-        redis_url,
-    )
-    assert check(script.expect, summary) == []
-    assert caller.remaining == 0
+    summary = await play_over_http(path, server, simulator_settings, redis_url)
     record = summary.record
     assert record is not None
     assert record.ended_by in ("app-hangup", "caller-hangup")

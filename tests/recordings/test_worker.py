@@ -146,6 +146,7 @@ async def test_a_two_channel_recording_is_stored_transcribed_and_counted_once(
         assert document["duration"] == pytest.approx(9.0, abs=0.01)
         assert document["model"].endswith("scripted.pt")
         assert document["audio"] == f"2026/05/01/{CALL_SID}/{sid}.wav"
+        assert "intent" not in document  # no intent model in this worker
         segments = document["segments"]
         assert [(s["speaker"], s["text"]) for s in segments] == [
             ("caller", SENTENCE),

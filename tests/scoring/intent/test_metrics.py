@@ -59,3 +59,13 @@ def test_temperature_scaling_recovers_an_overconfident_models_temperature() -> N
     )
     # dividing logits never changes which label wins
     assert (softmax(overconfident, temperature).argmax(1) == overconfident.argmax(1)).all()
+
+
+@pytest.mark.parametrize(
+    ("step", "total", "factor"),
+    [(0, 100, 0.1), (9, 100, 1.0), (55, 100, 0.5), (99, 100, 1 / 90), (0, 1, 1.0), (0, 2, 1.0)],
+)
+def test_learning_rate_warms_up_then_decays(step: int, total: int, factor: float) -> None:
+    from scoring.intent.training import learning_rate_factor
+
+    assert learning_rate_factor(step, total, warmup=0.1) == pytest.approx(factor)
