@@ -33,7 +33,7 @@ done
 
 echo
 echo "== A demo call through the simulator (Twilio's side, signed webhooks over HTTP):"
-.venv/bin/warmline simulate --server "$WARMLINE_PUBLIC_URL" --script tests/scenarios/keypad_refinance_texas.yaml
+.venv/bin/warmline simulate --server "$WARMLINE_PUBLIC_URL" --script tests/scenarios/scored/ready_offer_accepted.yaml
 echo
 echo "Server running on $WARMLINE_PUBLIC_URL. Place your own call in another terminal:"
 echo "  WARMLINE_TWILIO_AUTH_TOKEN=$WARMLINE_TWILIO_AUTH_TOKEN .venv/bin/warmline simulate --server $WARMLINE_PUBLIC_URL"

@@ -164,10 +164,18 @@ def intent_splits_command(shared_data: Path, check: bool) -> None:
     import tempfile
 
     from scoring.intent.dataset import DatasetError
-    from scoring.intent.splits import DATA_DIR, Sources, assign_splits, source_rows, write_splits
+    from scoring.intent.splits import (
+        DATA_DIR,
+        Sources,
+        assign_splits,
+        read_challenge,
+        source_rows,
+        write_splits,
+    )
 
     try:
-        rows = assign_splits(source_rows(Sources.default(shared_data)))
+        challenge = [row.text for row in read_challenge()]
+        rows = assign_splits(source_rows(Sources.default(shared_data)), held_out=challenge)
     except DatasetError as error:
         raise click.ClickException(str(error)) from None
     target = DATA_DIR / "splits"

@@ -17,9 +17,12 @@ from pathlib import Path
 from scoring.intent.dataset import Utterance, read_utterances, write_utterances
 from scoring.intent.hard_negatives import banking77_rows, nlupp_rows
 from scoring.intent.labels import LABELS
-from scoring.intent.near_duplicates import clusters
+from scoring.intent.near_duplicates import clusters, cross_pairs
 
 SPLITS = ("train", "dev", "test")
+SHORT_GOALS = "short_goals.jsonl"
+"""Answers of a few words to the flow's own question ("in a few words, what would you like to
+do?"), every label in one file: the long written rows alone left terse goals misread."""
 SHARES = {"train": 0.8, "dev": 0.1, "test": 0.1}
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 """``scoring/data``: the written utterances, the splits, the challenge set, the datasheet."""
@@ -46,14 +49,21 @@ def source_rows(sources: Sources) -> list[Utterance]:
             replace(row, id=row.id or f"warmline-{label}-{index}")
             for index, row in enumerate(written)
         )
+    short = read_utterances(sources.written / SHORT_GOALS, default_source="warmline")
+    rows.extend(replace(row, id=row.id or f"warmline-short-{i}") for i, row in enumerate(short))
     rows.extend(nlupp_rows(sources.shared_data / "nlupp_banking"))
     rows.extend(banking77_rows(sources.shared_data / "banking77"))
     return rows
 
 
-def assign_splits(rows: Sequence[Utterance]) -> list[Utterance]:
-    """The rows with ``split`` set, near-duplicate groups kept together, shares kept per label."""
+def assign_splits(rows: Sequence[Utterance], held_out: Sequence[str] = ()) -> list[Utterance]:
+    """The rows with ``split`` set, near-duplicate groups kept together, shares kept per label.
+
+    A group with a near-duplicate in ``held_out`` (the challenge set's texts) goes to test: it
+    must never be trained on, and test is held out too.
+    """
     group_of = clusters([row.text for row in rows])
+    pinned = {group_of[i] for i, _, _ in cross_pairs([r.text for r in rows], held_out)}
     groups: dict[int, list[int]] = defaultdict(list)
     for index, group in enumerate(group_of):
         groups[group].append(index)
@@ -63,9 +73,15 @@ def assign_splits(rows: Sequence[Utterance]) -> list[Utterance]:
     split_of: dict[int, str] = {}
     for label in LABELS:
         counts = dict.fromkeys(SPLITS, 0)
-        for members in sorted(by_label[label], key=lambda m: _group_key(rows, m)):
+        ordered = sorted(
+            by_label[label], key=lambda m: (group_of[m[0]] not in pinned, _group_key(rows, m))
+        )
+        for members in ordered:
             total = sum(counts.values()) + len(members)
-            chosen = max(SPLITS, key=lambda s: SHARES[s] * total - counts[s])
+            if group_of[members[0]] in pinned:
+                chosen = "test"
+            else:
+                chosen = max(SPLITS, key=lambda s: SHARES[s] * total - counts[s])
             counts[chosen] += len(members)
             split_of.update(dict.fromkeys(members, chosen))
     return [replace(row, split=split_of[index]) for index, row in enumerate(rows)]
