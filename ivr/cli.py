@@ -1,4 +1,5 @@
-"""The ``warmline`` command: serve, validate, schema, simulate, worker, jobs, models, train, eval.
+"""The ``warmline`` command: serve, validate, schema, simulate, route, worker, jobs, models, train,
+eval.
 
 Heavy imports (torch, whisper, the server) happen inside the commands that need them, so
 ``warmline validate`` and ``warmline jobs`` start fast.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -262,6 +263,126 @@ def jobs(as_json: bool) -> None:
             f"dead letters: redis-cli XRANGE '{{{stats['stream']}}}:dead' - +  (see docs/jobs.md)",
             err=True,
         )
+
+
+def _answer(parser_name: str) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A callback that accepts one of the answer parser's values (state codes in any case)."""
+
+    def check(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from ivr.answers import get_parser
+
+        parser = get_parser(parser_name)
+        known = sorted(parser.values or ())
+        for candidate in (value, value.upper(), value.lower()):
+            if candidate in known:
+                return candidate
+        guess = parser.from_speech(value)
+        hint = f" (did you mean '{guess}'?)" if guess else f" (one of: {', '.join(known)})"
+        raise click.BadParameter(f"'{value}' is not a value of the {parser_name} answer{hint}")
+
+    return check
+
+
+@main.command()
+@click.option("--explain", is_flag=True, help="Show every officer, eligible or why not.")
+@click.option("--deployment", default="warmline.yaml", show_default=True)
+@click.option("--number", "to_number", help="Tracking number called: its campaign's pool.")
+@click.option("--campaign", help="Campaign: the pool its flow transfers to.")
+@click.option("--pool", "pool_id", help="Pool, by id.")
+@click.option("--loan-type", callback=_answer("loan_type"), help="e.g. refinance, heloc.")
+@click.option("--state", callback=_answer("us_state"), help="The property's state, e.g. TX.")
+@click.option("--credit-band", callback=_answer("credit_band"), help="excellent … poor.")
+@click.option("--score", type=click.IntRange(0, 100), help="The qualification score.")
+@click.option("--at", "at_text", help="When, ISO 8601 with an offset (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+def route(
+    explain: bool,
+    deployment: str,
+    to_number: str | None,
+    campaign: str | None,
+    pool_id: str | None,
+    loan_type: str | None,
+    state: str | None,
+    credit_band: str | None,
+    score: int | None,
+    at_text: str | None,
+    as_json: bool,
+) -> None:
+    """Which officers could take a call with these answers now, and who would get it."""
+    from datetime import UTC, datetime
+
+    from ivr.routing.eligibility import CallAttributes
+    from ivr.routing.explain import explain as explain_pool
+    from ivr.routing.explain import explanation_json, explanation_text
+
+    if not explain:
+        _fail("only 'route --explain' exists yet: routing itself is not on the call path")
+    now = datetime.now(UTC)
+    if at_text is not None:
+        try:
+            now = datetime.fromisoformat(at_text)
+        except ValueError:
+            _fail(f"--at '{at_text}' is not an ISO 8601 time, e.g. 2026-11-23T14:00:00-06:00")
+        if now.tzinfo is None:
+            _fail(f"--at '{at_text}' needs a UTC offset, e.g. -06:00 or Z")
+    setup = _load_setup(deployment)
+    pool = setup.pool(_route_pool(setup, to_number, campaign, pool_id))
+    call = CallAttributes(loan_type, state, credit_band, score)
+    result = explain_pool(
+        pool.id,
+        pool.strategy,
+        pool.fallback_number,
+        setup.pool_officers(pool),
+        call,
+        now,
+        usage={},
+    )
+    if as_json:
+        click.echo(json.dumps(explanation_json(result), indent=2))
+    else:
+        click.echo(explanation_text(result))
+
+
+def _route_pool(
+    setup: Setup, to_number: str | None, campaign_id: str | None, pool_id: str | None
+) -> str:
+    """The pool to explain: named, or the one the number's (or campaign's) flow transfers to."""
+    from ivr.deployment import transfer_pools
+
+    pools = [p.id for p in setup.deployment.pools]
+    if pool_id is not None:
+        if pool_id not in pools:
+            _fail(f"unknown pool '{pool_id}'{_did_you_mean(pool_id, pools)}")
+        return pool_id
+    if to_number is not None:
+        number = setup.number(to_number)
+        if number is None:
+            numbers = ", ".join(n.number for n in setup.deployment.numbers)
+            _fail(f"unknown tracking number '{to_number}' (known: {numbers})")
+        campaign_id = number.campaign
+    if campaign_id is None:
+        if len(pools) == 1:
+            return pools[0]
+        _fail("say which pool: --number, --campaign or --pool")
+    campaigns = [c.id for c in setup.deployment.campaigns]
+    if campaign_id not in campaigns:
+        _fail(f"unknown campaign '{campaign_id}'{_did_you_mean(campaign_id, campaigns)}")
+    found = sorted(transfer_pools(setup.flows[setup.campaign(campaign_id).flow]))
+    if len(found) != 1:
+        _fail(
+            f"campaign '{campaign_id}' transfers to {len(found)} pools "
+            f"({', '.join(found) or 'none'}): name one with --pool"
+        )
+    return found[0]
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 @main.group()

@@ -1,4 +1,4 @@
-"""The deployment file (``warmline.yaml``): tracking numbers, campaigns, publishers, pools, flows.
+"""The deployment file (``warmline.yaml``): numbers, campaigns, publishers, officers, pools, flows.
 
 It is read with the same safe YAML loader as flows and reports problems the same way, so a
 typo in a phone number or a campaign name is found by ``warmline validate`` or at start-up, never
@@ -14,34 +14,28 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from ivr.answers import get_parser
 from ivr.engine.events import CallContext
+from ivr.fields import E164, Money, Name, Strict
 from ivr.flows.loader import load_flows
 from ivr.flows.schema import Flow, TransferStep
 from ivr.problems import InvalidConfig, Problem
+from ivr.routing.officers import Caps, Officer, Strategy
 from ivr.schema_errors import Describe, problems_from_validation
 from ivr.yaml_source import Location, Source, read_yaml_file
 from scoring.qualification import QualificationRules
 
-E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{7,14}$")]
-Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Publisher(_Strict):
+class Publisher(Strict):
     """A traffic source that is paid per qualified call it sends."""
 
     id: Name
     name: str
 
 
-class Campaign(_Strict):
+class Campaign(Strict):
     """What is being bought: a flow, and the loan types and states the buyers serve."""
 
     id: Name
@@ -59,14 +53,20 @@ class Campaign(_Strict):
     )
 
 
-class Pool(_Strict):
-    """Officers who take transfers; until routing is configured, one fallback number."""
+class Pool(Strict):
+    """Officers who take a campaign's transfers, how one is picked, and the fallback number.
+
+    Transfers still dial ``fallback_number``; ``officers`` and ``strategy`` are what
+    ``warmline route --explain`` reads until routing reaches the call path.
+    """
 
     id: Name
     fallback_number: E164
+    officers: list[Name] = Field(default_factory=list)
+    strategy: Strategy = "waterfall"
 
 
-class TrackingNumber(_Strict):
+class TrackingNumber(Strict):
     """An inbound number: calls to it belong to one campaign and one publisher."""
 
     number: E164
@@ -75,10 +75,11 @@ class TrackingNumber(_Strict):
     payout: Money = Decimal("0")
 
 
-class Deployment(_Strict):
+class Deployment(Strict):
     flows: str = "flows"
     publishers: Annotated[list[Publisher], Field(min_length=1)]
     campaigns: Annotated[list[Campaign], Field(min_length=1)]
+    officers: list[Officer] = Field(default_factory=list)
     pools: list[Pool] = Field(default_factory=list)
     numbers: Annotated[list[TrackingNumber], Field(min_length=1)]
 
@@ -99,6 +100,11 @@ class Setup:
 
     def pool(self, pool_id: str) -> Pool:
         return next(p for p in self.deployment.pools if p.id == pool_id)
+
+    def pool_officers(self, pool: Pool) -> list[Officer]:
+        """The pool's officers in its listed order (ids were checked at load)."""
+        by_id = {o.id: o for o in self.deployment.officers}
+        return [by_id[officer_id] for officer_id in pool.officers]
 
     def call_context(
         self,
@@ -160,11 +166,13 @@ _CAMPAIGN_LISTS = (("loan_types", "loan type", "loan_type"), ("states", "state",
 """A campaign's lists, the word for one item, and the slot parser whose values they must be."""
 
 _NOT_A_MAPPING = (
-    "a deployment file is a mapping of sections: flows, publishers, campaigns, pools, numbers"
+    "a deployment file is a mapping of sections: flows, publishers, campaigns, officers, pools, "
+    "numbers"
 )
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "publishers": Publisher,
     "campaigns": Campaign,
+    "officers": Officer,
     "pools": Pool,
     "numbers": TrackingNumber,
 }
@@ -215,18 +223,17 @@ def _cross_check(deployment: Deployment, source: Source) -> list[Problem]:
     problems: list[Problem] = []
     problems += _duplicates(source, "publishers", [p.id for p in deployment.publishers], "id")
     problems += _duplicates(source, "campaigns", [c.id for c in deployment.campaigns], "id")
+    problems += _duplicates(source, "officers", [o.id for o in deployment.officers], "id")
     problems += _duplicates(source, "pools", [p.id for p in deployment.pools], "id")
     problems += _duplicates(source, "numbers", [n.number for n in deployment.numbers], "number")
     for index, campaign in enumerate(deployment.campaigns):
         for field, what, parser_name in _CAMPAIGN_LISTS:
-            parser = get_parser(parser_name)
-            known = sorted(parser.values or ())
             for position, value in enumerate(getattr(campaign, field)):
-                if value not in known:
-                    where: Location = ("campaigns", index, field, position)
-                    # what a caller saying it would mean: 'Texas' → TX, 'refi' → refinance
-                    guess = parser.from_speech(value)
-                    problems.append(_unknown(source, where, what, value, known, guess))
+                where: Location = ("campaigns", index, field, position)
+                if problem := _known_value(source, where, what, parser_name, value):
+                    problems.append(problem)
+    problems += _check_officers(deployment, source)
+    problems += _check_pools(deployment, source)
     campaigns = [c.id for c in deployment.campaigns]
     publishers = [p.id for p in deployment.publishers]
     for index, number in enumerate(deployment.numbers):
@@ -236,6 +243,54 @@ def _cross_check(deployment: Deployment, source: Source) -> list[Problem]:
         if number.publisher not in publishers:
             location = ("numbers", index, "publisher")
             problems.append(_unknown(source, location, "publisher", number.publisher, publishers))
+    return problems
+
+
+def _known_value(
+    source: Source, location: Location, what: str, parser_name: str, value: str
+) -> Problem | None:
+    """A problem when ``value`` is not one of the parser's values (what a caller saying it
+    would mean is the did-you-mean: 'Texas' → TX, 'refi' → refinance)."""
+    parser = get_parser(parser_name)
+    known = sorted(parser.values or ())
+    if value in known:
+        return None
+    return _unknown(source, location, what, value, known, parser.from_speech(value))
+
+
+def _check_officers(deployment: Deployment, source: Source) -> list[Problem]:
+    found: list[Problem | None] = []
+    for index, officer in enumerate(deployment.officers):
+        for position, loan_type in enumerate(officer.loan_types):
+            where: Location = ("officers", index, "loan_types", position)
+            found.append(_known_value(source, where, "loan type", "loan_type", loan_type))
+        for state in officer.licences:
+            where = ("officers", index, "licences", state)
+            found.append(_known_value(source, where, "licence state", "us_state", state))
+    return [p for p in found if p is not None]
+
+
+def _check_pools(deployment: Deployment, source: Source) -> list[Problem]:
+    """Every officer a pool names exists, once; ping-post needs somewhere to ping."""
+    officers = {o.id: o for o in deployment.officers}
+    problems: list[Problem] = []
+    for index, pool in enumerate(deployment.pools):
+        seen: set[str] = set()
+        for position, officer_id in enumerate(pool.officers):
+            where: Location = ("pools", index, "officers", position)
+            officer = officers.get(officer_id)
+            if officer is None:
+                problems.append(_unknown(source, where, "officer", officer_id, officers))
+            elif officer_id in seen:
+                message = f"pools[{index}]: officer '{officer_id}' is listed twice"
+                problems.append(source.problem(where, message))
+            elif pool.strategy == "ping_post" and officer.ping_url is None:
+                message = (
+                    f"pools[{index}]: strategy ping_post needs a ping_url for officer "
+                    f"'{officer_id}'"
+                )
+                problems.append(source.problem(where, message))
+            seen.add(officer_id)
     return problems
 
 
@@ -283,4 +338,6 @@ def _model_at(location: Location) -> type[BaseModel] | None:
         return _SECTION_MODELS.get(location[0])
     if len(location) == 3 and location[0] == "campaigns" and location[2] == "scoring":
         return QualificationRules
+    if len(location) == 3 and location[0] == "officers" and location[2] == "caps":
+        return Caps
     return None

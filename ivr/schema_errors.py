@@ -79,10 +79,16 @@ def _message(item: Any, location: Location, rest: Location, model_at: ModelAt | 
     message = str(item["msg"])
     if kind == "value_error":
         message = message.removeprefix("Value error, ")
+    elif kind in _DATE_ERRORS:
+        message = f"'{item.get('input')}' is not a date like 2026-12-25"
     elif kind == "string_pattern_mismatch":
         message = _pattern_message(str(item.get("input")), str(item.get("ctx", {}).get("pattern")))
     return f"field '{field}': {message}" if field else message
 
+
+_DATE_ERRORS = frozenset(
+    {"date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"}
+)
 
 _PATTERN_MEANINGS = {
     r"^[a-z][a-z0-9_]*$": "a name of lowercase letters, digits and '_'",
@@ -90,6 +96,7 @@ _PATTERN_MEANINGS = {
     r"^[0-9*#]{1,12}$": "keypad keys (0-9, * and #, at most 12)",
     r"^https?://\S+$": "an http(s) URL",
     r"^\+[1-9][0-9]{7,14}$": "a phone number in E.164 form, e.g. +15125550123",
+    r"^[0-9]{1,12}$": "an NMLS id (digits only, e.g. 1234567)",
 }
 
 

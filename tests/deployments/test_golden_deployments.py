@@ -54,6 +54,10 @@ def test_the_corpus_covers_every_kind_of_mistake() -> None:
         "missing_required_section",
         "duplicate_campaign_id",
         "broken_flow",
+        "officer_fields",
+        "officer_hours",
+        "officer_licences",
+        "officer_pool_references",
     } <= names
 
 
@@ -100,6 +104,40 @@ def test_the_shipped_deployment_loads_and_every_number_reaches_a_flow() -> None:
     assert [str(n.payout) for n in setup.deployment.numbers] == ["35.00", "20.00"]
     assert setup.pool("loan_officers").fallback_number == "+15125550101"
     assert setup.number("+19999999999") is None
+
+
+def test_the_shipped_deployment_has_a_pool_of_officers() -> None:
+    from datetime import date
+
+    setup = load_setup(ROOT / "warmline.yaml")
+    pool = setup.pool("loan_officers")
+    assert (pool.strategy, pool.fallback_number) == ("waterfall", "+15125550101")
+    officers = setup.pool_officers(pool)
+    assert [o.id for o in officers] == ["ana-ruiz", "ben-okafor", "carla-diaz", "dan-wu"]
+    ana = officers[0]
+    assert ana.licences == {"TX": date(2027, 12, 31), "FL": date(2027, 6, 30)}
+    assert (ana.caps.hourly, ana.caps.daily, ana.caps.concurrent) == (4, 30, 1)
+    assert (str(ana.price), ana.min_credit_band, ana.min_score) == ("45.00", "fair", 60)
+    assert ana.week[5] == ((540, 780),)  # Saturday 09:00-13:00
+    assert ana.holidays == [date(2026, 11, 26), date(2026, 12, 25)]
+    assert {o.time_zone for o in officers} == {
+        "America/Chicago",
+        "America/New_York",
+        "America/Phoenix",
+        "America/Los_Angeles",
+    }
+    assert all(o.phone.startswith("+1") and o.phone[5:8] == "555" for o in officers)
+    assert officers[3].ping_url == "https://buyer.example/ping/dan-wu"
+
+
+def test_pools_default_to_no_officers_and_the_waterfall(tmp_path: Path) -> None:
+    """Deployments written before officers existed load unchanged."""
+    path = tmp_path / "warmline.yaml"
+    path.write_text(SCORED_DEPLOYMENT.format(flows=HERE / "flows"), encoding="utf-8")
+    setup = load_setup(path)
+    pool = setup.pool("officers")
+    assert (pool.officers, pool.strategy, setup.deployment.officers) == ([], "waterfall", [])
+    assert setup.pool_officers(pool) == []
 
 
 SCORED_DEPLOYMENT = """\
