@@ -72,5 +72,7 @@ class AnswerPool:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, _transcribe, audio, prompt)
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+    def close(self, wait: bool = False) -> None:
+        """Stop the processes. ``wait``: join them now — after a failed start, so the interpreter
+        does not exit while the pool's wake-up pipe is being torn down (a spurious traceback)."""
+        self._executor.shutdown(wait=wait, cancel_futures=True)

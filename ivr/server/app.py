@@ -6,6 +6,7 @@ auth token before a single call is taken; shutdown lets in-flight webhooks finis
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -88,7 +89,7 @@ async def _voice_lifecycle(app: web.Application) -> AsyncIterator[None]:
     try:
         await pool.start()
     except BaseException:
-        pool.close()
+        await asyncio.to_thread(pool.close, True)  # joined: the server is about to exit
         raise
     session = aiohttp.ClientSession()
     token = settings.twilio_auth_token
