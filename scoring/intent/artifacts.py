@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from scoring.errors import ModelUnavailable
 from scoring.intent.base_model import offline, quiet_transformers
@@ -121,10 +121,6 @@ def read_metrics(folder: Path) -> dict[str, Any]:
     path = folder / METRICS
     result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     return result
-
-
-def load_baseline_head(folder: Path) -> dict[str, torch.Tensor]:
-    return load_file(str(folder / BASELINE_HEAD))
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:

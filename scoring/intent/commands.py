@@ -67,6 +67,7 @@ def train_intent_command(
     quiet: bool,
 ) -> None:
     """Fine-tune all-MiniLM-L6-v2 on the intent data and write models/intent/."""
+    from scoring.errors import ModelUnavailable
     from scoring.intent.dataset import DatasetError
     from scoring.intent.pipeline import load_training_data, train_intent
     from scoring.intent.training import TrainingConfig
@@ -82,7 +83,10 @@ def train_intent_command(
             err=True,
         )
     config = TrainingConfig(epochs=epochs, seed=seed, threads=threads)
-    metrics = train_intent(out, training_data, config, baseline=baseline, progress=not quiet)
+    try:
+        metrics = train_intent(out, training_data, config, baseline=baseline, progress=not quiet)
+    except ModelUnavailable as error:  # the MiniLM package missing or not the published weights
+        raise click.ClickException(str(error)) from None
     click.echo(f"wrote {out}")
     for key, name in (
         ("fine_tuned", "fine-tuned"),

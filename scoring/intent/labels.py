@@ -30,7 +30,3 @@ DEFINITIONS: Final[dict[Label, str]] = {
         "Wrong number, stop calling, spam or sales calls to us, off-topic, silence-like filler."
     ),
 }
-
-
-def is_label(value: str) -> bool:
-    return value in LABELS

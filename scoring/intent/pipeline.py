@@ -26,13 +26,11 @@ from scoring.intent.calibration import fit_temperature, softmax
 from scoring.intent.dataset import Utterance, label_counts, read_utterances
 from scoring.intent.encoding import logits_of
 from scoring.intent.labels import LABELS
-from scoring.intent.metrics import Report, evaluate, majority_probabilities
+from scoring.intent.metrics import evaluate, majority_probabilities
 from scoring.intent.model_card import render_card
 from scoring.intent.near_duplicates import cross_pairs
 from scoring.intent.splits import DATA_DIR, read_challenge, read_split
 from scoring.intent.training import TrainingConfig, fine_tune
-
-EVALUATED = ("test", "challenge")
 
 
 @dataclass(frozen=True)
@@ -203,14 +201,3 @@ def _training_facts(
         },
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
     }
-
-
-def reports_from(metrics: dict[str, Any], model: str, name: str) -> Report | None:
-    """A stored report back as a :class:`Report` (for the card and ``eval``)."""
-    from scoring.intent.metrics import LabelScores
-
-    stored = metrics.get(model, {}).get(name)
-    if not isinstance(stored, dict):
-        return None
-    per_label = {k: LabelScores(**v) for k, v in stored["per_label"].items()}
-    return Report(**{**stored, "per_label": per_label})

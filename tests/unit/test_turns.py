@@ -87,35 +87,30 @@ async def test_a_score_step_is_resolved_within_the_turn(flow: Flow) -> None:
     assert state.path[-4:] == ["goal", "qualify", "route", "connect"]
 
 
-async def test_without_a_model_the_classifier_is_never_asked(flow: Flow) -> None:
-    qualifier = Qualifier(None)
-    state = await at_the_goal(flow, qualifier)
-    state, _ = await take_turn(
-        flow,
-        state,
-        SpeechHeard(T0 + 4, "lower my payment please"),
-        qualifier,
-    )
-    assert state.qualification is not None
-    assert state.qualification.explained == ["intent model not loaded (+70)"]
-    assert (state.slots["intent"], state.step) == ("unknown", "connect")
-
-
-async def test_a_failing_model_never_fails_the_call(
-    flow: Flow, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("classifier", "reason", "logged"),
+    [
+        (None, "intent model not loaded (+70)", ""),
+        (BrokenClassifier(), "intent model failed (+70)", "intent classification failed"),
+    ],
+    ids=["no_model", "failing_model"],
+)
+async def test_without_a_working_model_the_call_scores_from_its_answers(
+    flow: Flow,
+    caplog: pytest.LogCaptureFixture,
+    classifier: BrokenClassifier | None,
+    reason: str,
+    logged: str,
 ) -> None:
-    qualifier = Qualifier(BrokenClassifier())
+    qualifier = Qualifier(classifier)
     state = await at_the_goal(flow, qualifier)
     state, _ = await take_turn(
-        flow,
-        state,
-        SpeechHeard(T0 + 4, "lower my payment please"),
-        qualifier,
+        flow, state, SpeechHeard(T0 + 4, "lower my payment please"), qualifier
     )
     assert state.qualification is not None
-    assert state.qualification.explained == ["intent model failed (+70)"]
-    assert state.step == "connect"
-    assert "intent classification failed" in caplog.text
+    assert state.qualification.explained == [reason]
+    assert (state.slots["intent"], state.step) == ("unknown", "connect")
+    assert logged in caplog.text
 
 
 async def test_silence_is_scored_without_asking_the_classifier(flow: Flow) -> None:
