@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from ivr.config import Settings
     from ivr.deployment import Setup
     from ivr.recordings.transcription import TranscriptClassifier
+    from ivr.routing.eligibility import Usage
+    from ivr.routing.officers import Officer
 
 DEFAULT_WORKER_MODEL = "base.en"
 
@@ -230,17 +232,14 @@ def jobs(as_json: bool) -> None:
     from redis.exceptions import RedisError
 
     from ivr.recordings.transcription import recording_stats
-    from ivr.redis_server import DEFAULT_HOST, DEFAULT_PORT, is_listening
+    from ivr.redis_server import DEFAULT_HOST, DEFAULT_PORT
 
-    settings = _settings({})
-    url = settings.redis_url
-    if not url:
-        if not is_listening(DEFAULT_HOST, DEFAULT_PORT):
-            _fail(
-                f"no Redis is listening on {DEFAULT_HOST}:{DEFAULT_PORT}; set WARMLINE_REDIS_URL "
-                "to the Redis your servers and workers use"
-            )
-        url = f"redis://{DEFAULT_HOST}:{DEFAULT_PORT}/0"
+    url = _shared_redis_url()
+    if url is None:
+        _fail(
+            f"no Redis is listening on {DEFAULT_HOST}:{DEFAULT_PORT}; set WARMLINE_REDIS_URL "
+            "to the Redis your servers and workers use"
+        )
     try:
         stats = asyncio.run(recording_stats(url))
     except (RedisError, OSError) as error:
@@ -318,7 +317,7 @@ def route(
     from ivr.routing.explain import explanation_json, explanation_text
 
     if not explain:
-        _fail("only 'route --explain' exists yet: routing itself is not on the call path")
+        _fail("say --explain: routing itself happens on calls (see docs/routing.md)")
     now = datetime.now(UTC)
     if at_text is not None:
         try:
@@ -330,19 +329,42 @@ def route(
     setup = _load_setup(deployment)
     pool = setup.pool(_route_pool(setup, to_number, campaign, pool_id))
     call = CallAttributes(loan_type, state, credit_band, score)
+    officers = setup.pool_officers(pool)
+    usage, note = _read_usage(officers, now.timestamp())
     result = explain_pool(
-        pool.id,
-        pool.strategy,
-        pool.fallback_number,
-        setup.pool_officers(pool),
-        call,
-        now,
-        usage={},
+        pool.id, pool.strategy, pool.fallback_number, officers, call, now, usage=usage
     )
     if as_json:
-        click.echo(json.dumps(explanation_json(result), indent=2))
+        click.echo(json.dumps(explanation_json(result, note), indent=2))
     else:
-        click.echo(explanation_text(result))
+        click.echo(explanation_text(result, note))
+
+
+def _read_usage(officers: Sequence[Officer], now: float) -> tuple[Mapping[str, Usage], str]:
+    """The officers' live counts from the servers' Redis, when one is reachable."""
+    import asyncio
+
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    from ivr.routing.explain import USAGE_NOT_READ
+    from ivr.routing.usage import UsageBook
+
+    url = _shared_redis_url()
+    if url is None:
+        return {}, USAGE_NOT_READ
+
+    async def read() -> Mapping[str, Usage]:
+        redis = Redis.from_url(url, socket_connect_timeout=1)
+        try:
+            return await UsageBook(redis).usage(officers, now)
+        finally:
+            await redis.aclose()
+
+    try:
+        return asyncio.run(read()), f"usage: live counts from {_redacted(url)}"
+    except (RedisError, OSError):
+        return {}, USAGE_NOT_READ
 
 
 def _route_pool(
@@ -486,6 +508,13 @@ def _settings(overrides: Mapping[str, Any]) -> Settings:
         return Settings(**overrides)
     except ValidationError as error:  # e.g. WARMLINE_PORT=http
         _fail(f"invalid settings in the environment: {error}")
+
+
+def _shared_redis_url() -> str | None:
+    """The Redis the servers use: configured, or the default port when something listens."""
+    from ivr.redis_server import reachable_url
+
+    return reachable_url(_settings({}).redis_url)
 
 
 def _redacted(url: str) -> str:

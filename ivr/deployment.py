@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, ValidationError
 
 from ivr.answers import get_parser
+from ivr.compliance.blocklist import Blocklist, BlocklistError
 from ivr.engine.events import CallContext
 from ivr.fields import E164, Money, Name, Strict
 from ivr.flows.loader import load_flows
@@ -35,6 +36,22 @@ class Publisher(Strict):
     name: str
 
 
+class DuplicatePolicy(Strict):
+    """Repeat callers: flagged inside a window, never billed twice, and routed or not."""
+
+    window_h: Annotated[int, Field(ge=0)] = Field(
+        default=0, description="Hours after a call in which the same caller is a repeat (0: off)."
+    )
+    across_campaigns: bool = Field(
+        default=False, description="Also a repeat after a call to any campaign that says so."
+    )
+    route: bool = Field(
+        default=True,
+        description="Route repeat callers (flagged, not billed again) or give them the flow's "
+        "fallback; also decides whether an officer's own window skips them.",
+    )
+
+
 class Campaign(Strict):
     """What is being bought: a flow, and the loan types and states the buyers serve."""
 
@@ -51,19 +68,23 @@ class Campaign(Strict):
         description="How score steps weigh intent and answers for this campaign; unset: the "
         "defaults (see docs/qualification.md).",
     )
+    duplicates: DuplicatePolicy = Field(default_factory=DuplicatePolicy)
 
 
 class Pool(Strict):
-    """Officers who take a campaign's transfers, how one is picked, and the fallback number.
-
-    Transfers still dial ``fallback_number``; ``officers`` and ``strategy`` are what
-    ``warmline route --explain`` reads until routing reaches the call path.
-    """
+    """Officers who take a campaign's transfers and how one is picked for each call."""
 
     id: Name
-    fallback_number: E164
     officers: list[Name] = Field(default_factory=list)
     strategy: Strategy = "waterfall"
+    fallback_number: E164 | None = Field(
+        default=None,
+        description="An overflow line (a call centre) tried, screened like an officer, when no "
+        "officer can take the call; after it, the flow's fallback.",
+    )
+    ping_deadline_ms: Annotated[int, Field(ge=50, le=5000)] = Field(
+        default=400, description="How long ping-post waits for bids before it picks."
+    )
 
 
 class TrackingNumber(Strict):
@@ -82,6 +103,11 @@ class Deployment(Strict):
     officers: list[Officer] = Field(default_factory=list)
     pools: list[Pool] = Field(default_factory=list)
     numbers: Annotated[list[TrackingNumber], Field(min_length=1)]
+    blocklist: list[str] = Field(
+        default_factory=list,
+        description="Do-not-call files (one number per line) next to this file, checked at "
+        "call start and reloaded when they change.",
+    )
 
 
 @dataclass(frozen=True)
@@ -101,6 +127,11 @@ class Setup:
     def pool(self, pool_id: str) -> Pool:
         return next(p for p in self.deployment.pools if p.id == pool_id)
 
+    @property
+    def blocklist_paths(self) -> list[Path]:
+        folder = Path(self.path).resolve().parent
+        return [folder / name for name in self.deployment.blocklist]
+
     def pool_officers(self, pool: Pool) -> list[Officer]:
         """The pool's officers in its listed order (ids were checked at load)."""
         by_id = {o.id: o for o in self.deployment.officers}
@@ -113,6 +144,7 @@ class Setup:
         caller_state: str | None = None,
         *,
         voice: bool = False,
+        repeat: bool = False,
     ) -> CallContext:
         """What the engine knows about a call to ``number``: its source and what it can buy."""
         campaign = self.campaign(number.campaign)
@@ -128,6 +160,7 @@ class Setup:
             },
             voice=voice,
             scoring=campaign.scoring,
+            repeat=repeat,
         )
 
 
@@ -149,6 +182,7 @@ def load_setup(path: str | Path) -> Setup:
             _load_flows(path, flows_name, _raw_pool_ids(source.data), source, problems)
         raise InvalidConfig(problems) from None
     problems = _cross_check(deployment, source)
+    problems += _check_blocklist(Path(path), deployment, source)
     pools = [p.id for p in deployment.pools]
     flows = _load_flows(path, deployment.flows, pools, source, problems)
     if flows is not None:
@@ -196,6 +230,16 @@ def _load_flows(
     except InvalidConfig as error:
         problems.extend(error.problems)
         return None
+
+
+def _check_blocklist(path: Path, deployment: Deployment, source: Source) -> list[Problem]:
+    """Every do-not-call file loads: a server never starts with half a blocklist."""
+    folder = path.resolve().parent
+    try:
+        Blocklist.load([folder / name for name in deployment.blocklist])
+    except BlocklistError as error:
+        return [source.problem(("blocklist",), problem) for problem in error.problems]
+    return []
 
 
 def _raw_pool_ids(data: dict[str, Any]) -> list[str] | None:

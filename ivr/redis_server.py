@@ -76,13 +76,21 @@ def embedded_redis(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST) -> Iterat
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def reachable_url(configured: str | None) -> str | None:
+    """The configured URL, else the local default server when one listens; None: neither."""
+    if configured:
+        return configured
+    if is_listening(DEFAULT_HOST, DEFAULT_PORT):
+        return f"redis://{DEFAULT_HOST}:{DEFAULT_PORT}/0"
+    return None
+
+
 @contextlib.contextmanager
 def redis_url(configured: str | None) -> Iterator[str]:
     """The configured URL; else the local default server; else an embedded one."""
-    if configured:
-        yield configured
-    elif is_listening(DEFAULT_HOST, DEFAULT_PORT):
-        yield f"redis://{DEFAULT_HOST}:{DEFAULT_PORT}/0"
+    url = reachable_url(configured)
+    if url is not None:
+        yield url
     else:
         with embedded_redis() as url:
             yield url

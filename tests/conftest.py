@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from tests.support.deployments import scenario_deployment
 from tests.support.services import test_redis_url
 
 
@@ -32,3 +33,9 @@ def intent_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.support.intent import train_small_model
 
     return train_small_model(tmp_path_factory.mktemp("intent") / "model")
+
+
+@pytest.fixture(scope="session")
+def scenario_deployment_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample deployment with the scenarios' always-open officers (see its module)."""
+    return scenario_deployment(tmp_path_factory.mktemp("deployment"))

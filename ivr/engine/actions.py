@@ -1,13 +1,15 @@
 """What the engine asks a transport to do. A turn's list ends with at most one waiting action.
 
-:class:`Score` is the one action the caller never hears: the adapter resolves it in-process
-(:func:`ivr.turns.take_turn`) and feeds the engine a ``Scored`` event within the same webhook.
+:class:`Score`, :class:`Route` and :class:`Release` are never heard by the caller: the adapter
+resolves them in-process (:func:`ivr.turns.take_turn`). A score and a route are answered with an
+event within the same webhook (``Scored``, ``Routed``); a release is done and forgotten.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ivr.routing.decision import RouteRequest
 from scoring.qualification import CallerWords, Prequal, QualificationRules
 
 
@@ -60,12 +62,17 @@ class Record:
 
 @dataclass(frozen=True)
 class Transfer:
-    """Connect the caller to someone in ``pool``; the transport picks the number."""
+    """Dial the officer routing picked; they hear ``whisper`` and accept with a key.
 
-    pool: str
-    whisper: str | None
+    ``claim`` names the slot held for this attempt, so the officer leg's callbacks can free it.
+    """
+
+    officer: str
+    number: str
+    whisper: str
     timeout_s: int
     record: bool
+    claim: str
 
 
 @dataclass(frozen=True)
@@ -83,5 +90,27 @@ class Score:
     rules: QualificationRules
 
 
-Action = Say | Play | Gather | Listen | Record | Transfer | Hangup | Score
+@dataclass(frozen=True)
+class Route:
+    """Pick and claim an officer for the transfer ``step``; answered with a ``Routed`` event."""
+
+    step: str
+    request: RouteRequest
+
+
+@dataclass(frozen=True)
+class Release:
+    """An officer's leg is over: free its slot; settle its counts when ``connected`` is known.
+
+    None: the caller hung up before the dial reported its outcome; the slot is freed now and
+    the counts stay (a cap is never exceeded by a guess).
+    """
+
+    claim: str
+    officer: str
+    caller: str
+    connected: bool | None
+
+
+Action = Say | Play | Gather | Listen | Record | Transfer | Hangup | Score | Route | Release
 WAITING_ACTIONS = (Gather, Listen, Record, Transfer)

@@ -20,6 +20,7 @@ from ivr.engine.actions import (
     Listen,
     Play,
     Record,
+    Release,
     Say,
     Transfer,
 )
@@ -30,13 +31,21 @@ from ivr.engine.events import (
     Event,
     NoInput,
     RecordingFinished,
+    Routed,
     Scored,
     SpeechHeard,
     TransferEnded,
     VoiceUnavailable,
 )
 from ivr.engine.score_request import score_request
-from ivr.engine.state import Answer, Caller, CallState, HistoryEntry
+from ivr.engine.state import Answer, Caller, CallState, HistoryEntry, TransferAttempt
+from ivr.engine.transfer import (
+    may_try_again,
+    ring_seconds,
+    round_attempts,
+    route_action,
+    whisper_text,
+)
 from ivr.flows.conditions import evaluate
 from ivr.flows.schema import (
     SCORE_SLOTS,
@@ -84,6 +93,7 @@ def new_call(flow: Flow, call_sid: str, started: CallStarted) -> CallState:
             campaign_lists={k: list(v) for k, v in context.campaign_lists.items()},
             voice=context.voice,
             scoring=context.scoring,
+            repeat=context.repeat,
         ),
         started_at=started.at,
     )
@@ -136,6 +146,8 @@ class _Turn:
             event, RecordingFinished | NoInput
         ):
             self._recorded(current, event)
+        elif isinstance(current, TransferStep) and isinstance(event, Routed):
+            self._routed(current, event)
         elif isinstance(current, TransferStep) and isinstance(event, TransferEnded):
             self._transferred(current, event)
         elif isinstance(current, ScoreStep) and isinstance(event, Scored):
@@ -231,12 +243,65 @@ class _Turn:
             self.log(step.id, "no_recording")
         self.run(next_of(self.flow, step))
 
-    def _transferred(self, transfer: TransferStep, event: TransferEnded) -> None:
-        self.log(transfer.id, f"transfer_{event.outcome}", f"{event.duration_s:g}s")
-        if event.outcome == "bridged":
-            self._end("transferred")
+    def _routed(self, transfer: TransferStep, event: Routed) -> None:
+        if event.step != transfer.id or self.state.open_transfer is not None:
+            raise UnexpectedEvent(f"step '{transfer.id}' is not waiting for an officer")
+        pick = event.decision.pick
+        retrying = bool(round_attempts(self.state, transfer))
+        if pick is None:
+            self.log(transfer.id, "no_officer", "; ".join(event.decision.reasons) or None)
+            self.state.transfer_started_at = None
+            self.run(transfer.on_fail)
             return
-        self.run(transfer.on_fail)
+        self.state.transfers.append(
+            TransferAttempt(
+                step=transfer.id,
+                officer=pick.officer,
+                number=pick.phone,
+                claim=pick.claim,
+                started_at=self.at,
+                duplicate=pick.duplicate,
+                bid=str(pick.bid) if pick.bid is not None else None,
+            )
+        )
+        self.log(transfer.id, "dial", pick.officer + (" (repeat caller)" if pick.duplicate else ""))
+        if retrying:  # said only when someone else will ring: never before the fallback
+            self.actions.append(self.say(transfer.holding))
+        dial = Transfer(
+            officer=pick.officer,
+            number=pick.phone,
+            whisper=whisper_text(self.flow, self.state, transfer),
+            timeout_s=ring_seconds(self.state, transfer, self.at),
+            record=transfer.record,
+            claim=pick.claim,
+        )
+        self.wait(transfer.id, dial)
+
+    def _transferred(self, transfer: TransferStep, event: TransferEnded) -> None:
+        attempt = self.state.open_transfer
+        if attempt is None:
+            raise UnexpectedEvent(f"step '{transfer.id}' has no officer ringing")
+        attempt.outcome = event.outcome
+        attempt.ended_at = self.at
+        attempt.duration_s = event.duration_s
+        bridged = event.outcome == "bridged"
+        self.actions.append(
+            Release(attempt.claim, attempt.officer, self.state.caller.number, bridged)
+        )
+        detail = f"{attempt.officer} {event.duration_s:g}s"
+        self.log(transfer.id, f"transfer_{event.outcome}", detail)
+        if bridged:
+            self.state.transfer_started_at = None
+            self._end("transferred")
+        elif event.caller_left:
+            self.state.transfer_started_at = None
+            self._caller_hung_up()
+        elif may_try_again(self.state, transfer, self.at):
+            self.actions.append(route_action(self.flow, self.state, transfer))
+        else:
+            self.log(transfer.id, "transfer_gave_up")
+            self.state.transfer_started_at = None
+            self.run(transfer.on_fail)
 
     def _scored(self, score: ScoreStep, event: Scored) -> None:
         if event.step != score.id:
@@ -253,6 +318,13 @@ class _Turn:
         if self.state.status == "ended":
             return
         self.log(self.state.step or "-", "caller_hung_up")
+        attempt = self.state.open_transfer
+        if attempt is not None:  # the officer's phone must stop ringing and its slot go back
+            attempt.outcome = "canceled"
+            attempt.ended_at = self.at
+            self.actions.append(
+                Release(attempt.claim, attempt.officer, self.state.caller.number, None)
+            )
         self.state.status = "ended"
         self.state.ended_at = self.at
         self.state.outcome = self.state.outcome or "abandoned"
@@ -302,10 +374,10 @@ class _Turn:
         elif isinstance(current, TransferStep):
             if current.message:
                 self.actions.append(self.say(current.message))
-            self.wait(
-                current.id,
-                Transfer(current.pool, current.whisper, current.timeout, current.record),
-            )
+            # Not a caller turn yet: the adapter routes at once and answers with ``Routed``.
+            self.state.step = current.id
+            self.state.transfer_started_at = self.at
+            self.actions.append(route_action(self.flow, self.state, current))
             return None
         elif isinstance(current, ScoreStep):
             # Not a caller turn (the turn number stays): the adapter answers at once.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ivr.routing.decision import Decision
 from scoring.qualification import Qualification, QualificationRules
 
 TransferOutcome = Literal["bridged", "declined", "no_answer", "busy", "failed", "canceled"]
@@ -28,6 +29,8 @@ class CallContext:
     """Spoken answers can be transcribed on this call (a Whisper model is loaded)."""
     scoring: QualificationRules | None = None
     """The campaign's scoring rules; None: the defaults."""
+    repeat: bool = False
+    """The caller called this campaign (or any, where configured) inside its duplicate window."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,17 @@ class TransferEnded:
     at: float
     outcome: TransferOutcome
     duration_s: float = 0.0
+    caller_left: bool = False
+    """The caller hung up during the attempt: no next officer, the call is over."""
+
+
+@dataclass(frozen=True)
+class Routed:
+    """The answer to a ``Route`` action: the officer claimed, or nobody and why."""
+
+    at: float
+    step: str
+    decision: Decision
 
 
 @dataclass(frozen=True)
@@ -105,4 +119,5 @@ Event = (
     | TransferEnded
     | CallerHungUp
     | Scored
+    | Routed
 )

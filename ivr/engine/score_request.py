@@ -25,14 +25,14 @@ def score_request(flow: Flow, state: CallState, step: ScoreStep) -> Score:
         if answer.confidence is not None:
             confidences.append(answer.confidence)
     lists = state.caller.campaign_lists
-    loan_type = _answered(flow, state, "loan_type")
-    us_state = _answered(flow, state, "us_state")
+    loan_type = answer_of(flow, state, "loan_type")
+    us_state = answer_of(flow, state, "us_state")
     prequal = Prequal(
         loan_type=loan_type,
         loan_type_served=_served(loan_type, lists.get("loan_types")),
         state=us_state,
         state_served=_served(us_state, lists.get("states")),
-        credit_band=_answered(flow, state, "credit_band"),
+        credit_band=answer_of(flow, state, "credit_band"),
     )
     return Score(
         step=step.id,
@@ -49,8 +49,8 @@ def _words(answer: Answer | None) -> str | None:
     return (answer.heard or answer.value).strip() or None
 
 
-def _answered(flow: Flow, state: CallState, parser: str) -> str | None:
-    """The value of the first answered ask that uses ``parser``."""
+def answer_of(flow: Flow, state: CallState, parser: str) -> str | None:
+    """The value of the first answered ask that uses ``parser`` (whatever its slot's name)."""
     for step in flow.steps:
         if isinstance(step, AskStep) and step.parser == parser and step.slot in state.answers:
             return state.answers[step.slot].value

@@ -39,6 +39,25 @@ class HistoryEntry(BaseModel):
     detail: str | None = None
 
 
+class TransferAttempt(BaseModel):
+    """One officer dialled during a transfer step, and how it ended."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: str
+    officer: str
+    number: str
+    claim: str
+    started_at: float
+    duplicate: bool = False
+    """The officer already had this caller inside their window: never billed again."""
+    bid: str | None = None
+    outcome: str | None = None
+    """A ``TransferOutcome``; None while the officer's phone rings or the whisper plays."""
+    ended_at: float | None = None
+    duration_s: float = 0.0
+
+
 class Caller(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -51,6 +70,8 @@ class Caller(BaseModel):
     voice: bool = False
     scoring: QualificationRules | None = None
     """The campaign's scoring rules when it has its own; None: the defaults."""
+    repeat: bool = False
+    """Called this campaign inside its duplicate window: flagged, never billed twice."""
 
 
 class CallState(BaseModel):
@@ -72,6 +93,9 @@ class CallState(BaseModel):
     qualification: Qualification | None = None
     """The latest score step's result: probabilities and the reasons behind the score."""
     history: list[HistoryEntry] = Field(default_factory=list)
+    transfers: list[TransferAttempt] = Field(default_factory=list)
+    transfer_started_at: float | None = None
+    """When the current transfer step was entered: its total wait counts from here."""
     outcome: str | None = None
     started_at: float
     ended_at: float | None = None
@@ -79,6 +103,12 @@ class CallState(BaseModel):
     @property
     def slots(self) -> dict[str, str]:
         return {name: answer.value for name, answer in self.answers.items()}
+
+    @property
+    def open_transfer(self) -> TransferAttempt | None:
+        """The attempt whose officer leg has not reported an outcome yet."""
+        last = self.transfers[-1] if self.transfers else None
+        return last if last is not None and last.outcome is None else None
 
     @property
     def path(self) -> list[str]:

@@ -146,13 +146,22 @@ class SetStep(_Continues):
 
 
 class TransferStep(_Step):
-    """Transfer the caller to an officer pool; ``on_fail`` when nobody takes the call."""
+    """Warm-transfer the caller to an officer of ``pool``; ``on_fail`` when nobody takes it.
+
+    Each officer hears a whisper built from the call and accepts with 1; a decline, no answer,
+    busy or failure rolls to the next officer, with ``holding`` said to the caller, until
+    ``attempts`` officers were tried or ``max_wait`` seconds have passed.
+    """
 
     kind: Literal["transfer"]
     pool: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
     message: Text | None = None
     whisper: Text | None = None
+    """Said to the officer before the call's summary, e.g. "Warmline transfer."."""
     timeout: Annotated[int, Field(ge=5, le=120)] = 20
+    attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    max_wait: Annotated[int, Field(ge=10, le=600)] = 120
+    holding: Text = "Please hold while I connect you with another loan officer."
     record: bool = True
     on_fail: StepId
 

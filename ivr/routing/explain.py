@@ -27,7 +27,7 @@ class Row:
 class Explanation:
     pool: str
     strategy: Strategy
-    fallback_number: str
+    overflow: str | None
     at: datetime
     call: CallAttributes
     rows: list[Row]
@@ -44,7 +44,7 @@ class Explanation:
 def explain(
     pool: str,
     strategy: Strategy,
-    fallback_number: str,
+    overflow: str | None,
     officers: Sequence[Officer],
     call: CallAttributes,
     now: datetime,
@@ -53,15 +53,16 @@ def explain(
     """Check every officer in pool order; ``usage`` lacks an officer: no calls counted."""
     rows = [Row(o, eligibility(o, call, now, usage.get(o.id, Usage()))) for o in officers]
     eligible = [row.officer for row in rows if row.verdict.eligible]
-    pick, note = _pick(strategy, eligible, fallback_number)
-    return Explanation(pool, strategy, fallback_number, now, call, rows, pick, note)
+    pick, note = _pick(strategy, eligible, overflow)
+    return Explanation(pool, strategy, overflow, now, call, rows, pick, note)
 
 
 def _pick(
-    strategy: Strategy, eligible: list[Officer], fallback_number: str
+    strategy: Strategy, eligible: list[Officer], overflow: str | None
 ) -> tuple[str | None, str]:
     if not eligible:
-        return None, f"none (no officer is eligible: the call goes to {fallback_number})"
+        then = f"the pool's overflow line {overflow}" if overflow else "the flow's fallback"
+        return None, f"none (no officer is eligible: the call goes to {then})"
     if strategy == "waterfall":  # ties keep the pool's order (min is stable)
         first = min(eligible, key=lambda o: o.priority)
         why = f"waterfall: highest priority eligible, priority {first.priority}"
@@ -77,7 +78,7 @@ def _pick(
     return None, f"made at call time ({strategy}: {how}) among {names}"
 
 
-USAGE_NOT_READ = "usage: not read (no Redis in this command yet)"
+USAGE_NOT_READ = "usage: not read (no Redis reachable: counts taken as zero)"
 
 
 def explanation_text(explanation: Explanation, usage_note: str = USAGE_NOT_READ) -> str:
@@ -138,5 +139,5 @@ def explanation_json(explanation: Explanation, usage_note: str = USAGE_NOT_READ)
         "candidates": explanation.candidates,
         "pick": explanation.pick,
         "pick_note": explanation.pick_note,
-        "fallback_number": explanation.fallback_number,
+        "overflow": explanation.overflow,
     }

@@ -7,6 +7,8 @@ auth token before a single call is taken; shutdown lets in-flight webhooks finis
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -14,9 +16,13 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
+from ivr.compliance.blocklist import Blocklist
+from ivr.compliance.repeats import RepeatCallers
 from ivr.config import Settings
 from ivr.deployment import Setup
 from ivr.qualifier import Qualifier, open_qualifier
+from ivr.routing.router import Router
+from ivr.routing.usage import UsageBook
 from ivr.telephony.call_store import CallStore
 from ivr.telephony.recording_events import RecordingEvents
 from ivr.telephony.twilio.signature import signature_middleware
@@ -29,6 +35,7 @@ REDIS = web.AppKey("redis", Redis)
 WEBHOOKS = web.AppKey("webhooks", TwilioWebhooks)
 
 MAX_WEBHOOK_BYTES = 64 * 1024
+BLOCKLIST_CHECK_S = 5.0
 
 
 class MissingSecret(RuntimeError):
@@ -65,10 +72,16 @@ def create_app(
         voice_wait_s=settings.voice_wait_s,
         voice_budget_s=settings.voice_budget_s,
     )
+    repeats = RepeatCallers(redis)
+    webhooks.router = Router(setup, UsageBook(redis), repeats, clock)
+    webhooks.repeats = repeats
+    webhooks.blocklist = Blocklist.load(setup.blocklist_paths)
     app[WEBHOOKS] = webhooks
     app.add_routes(webhooks.routes())
     app.router.add_get("/healthz", health)
     app.cleanup_ctx.append(_redis_lifecycle)
+    app.cleanup_ctx.append(_ping_lifecycle)
+    app.cleanup_ctx.append(_blocklist_lifecycle)
     app.cleanup_ctx.append(_intent_lifecycle)
     if settings.whisper_model:
         app.cleanup_ctx.append(_voice_lifecycle)
@@ -114,6 +127,46 @@ async def _intent_lifecycle(app: web.Application) -> AsyncIterator[None]:
     webhooks.qualifier = await open_qualifier(app[SETTINGS].intent_model, app[SETUP].flows.values())
     yield
     webhooks.qualifier = Qualifier(None)
+
+
+async def _ping_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """One HTTP session for ping-post bids, its connections kept warm between calls."""
+    router = app[WEBHOOKS].router
+    assert router is not None
+    async with aiohttp.ClientSession() as session:
+        router.session = session
+        yield
+        router.session = None
+
+
+async def _blocklist_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Re-read changed do-not-call files in the background, and at once on SIGHUP."""
+    blocklist = app[WEBHOOKS].blocklist
+    if not blocklist.paths:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def reload_now() -> None:
+        task = asyncio.ensure_future(asyncio.to_thread(blocklist.refresh, True))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(BLOCKLIST_CHECK_S)
+            await asyncio.to_thread(blocklist.refresh)
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
+        loop.add_signal_handler(signal.SIGHUP, reload_now)
+    watcher = asyncio.create_task(watch())
+    yield
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.remove_signal_handler(signal.SIGHUP)
 
 
 async def _redis_lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -26,6 +26,7 @@ from ivr.engine.events import (
     TransferOutcome,
 )
 from ivr.engine.state import CallState
+from ivr.engine.transfer import ACCEPT_KEY
 from ivr.qualifier import Qualifier
 from ivr.simulator import twiml_reader as spec
 from ivr.simulator.caller import (
@@ -39,7 +40,7 @@ from ivr.simulator.caller import (
 )
 from ivr.simulator.media import wav_duration, wav_file_duration
 from ivr.simulator.model import Heard
-from ivr.turns import take_turn
+from ivr.turns import Routing, take_turn
 
 MAX_TURNS = 200
 TYPED_RECORDING = "local://typed"
@@ -70,10 +71,12 @@ async def call_locally(
     clock: Callable[[], float],
     on_heard: Callable[[Heard], None] | None = None,
     qualifier: Qualifier | None = None,
+    router: Routing | None = None,
 ) -> LocalCall:
     """Place a call through the engine in-process; returns the final state and what was heard.
 
-    Score steps use ``qualifier`` (default: none loaded, so scores come from the answers alone).
+    Score steps use ``qualifier`` (default: none loaded, so scores come from the answers alone);
+    transfers use ``router`` (default: none, so they take the flow's fallback).
     """
     qualifier = qualifier or Qualifier(None)
     number = setup.number(to_number)
@@ -83,7 +86,7 @@ async def call_locally(
     # Voice asks listen to typed words: the terminal stands in for the recording and Whisper.
     started = CallStarted(clock(), setup.call_context(number, from_number, voice=True))
     state, actions = await take_turn(
-        flow, new_call(flow, "CA" + "0" * 32, started), started, qualifier
+        flow, new_call(flow, "CA" + "0" * 32, started), started, qualifier, router
     )
     result = LocalCall(state)
     for _ in range(MAX_TURNS):
@@ -104,9 +107,9 @@ async def call_locally(
         if waiting is None or isinstance(waiting, Hangup):
             break
         if isinstance(waiting, Transfer):
-            result.transfer_to = setup.pool(waiting.pool).fallback_number
-        event = await _ask(caller, pending, waiting, clock, result.transfer_to)
-        state, actions = await take_turn(flow, state, event, qualifier)
+            result.transfer_to = waiting.number
+        event = await _ask(caller, pending, waiting, clock)
+        state, actions = await take_turn(flow, state, event, qualifier, router)
         result.state = state
         if isinstance(event, CallerHungUp):
             break
@@ -118,7 +121,6 @@ async def _ask(
     heard: list[Heard],
     waiting: Gather | Listen | Record | Transfer,
     clock: Callable[[], float],
-    transfer_to: str | None,
 ) -> Event:
     if isinstance(waiting, Listen):
         answer = await caller.gather(heard, _listen_spec(waiting))
@@ -145,7 +147,7 @@ async def _ask(
         )
         return CallerHungUp(clock()) if hung_up else NoInput(clock())
     dial = spec.Dial(
-        targets=(spec.DialTarget(transfer_to or ""),),
+        targets=(spec.DialTarget(waiting.number),),
         timeout=waiting.timeout_s,
         answer_on_bridge=True,
     )
@@ -208,8 +210,10 @@ def _record_seconds(recorded: RecordInput) -> float:
 
 
 def _transfer_outcome(outcome: DialOutcome) -> TransferOutcome:
-    """Until officer screening exists, an answered transfer is a bridged one, as on Twilio."""
+    """An answered officer bridges only by pressing the accept key at the whisper, as on Twilio."""
     if outcome.status == "completed":
-        return "bridged" if outcome.answered else "failed"
+        if not outcome.answered:
+            return "failed"
+        return "bridged" if outcome.accept_digit == ACCEPT_KEY else "declined"
     mapping: dict[str, TransferOutcome] = {"no-answer": "no_answer", "busy": "busy"}
     return mapping.get(outcome.status, "failed" if outcome.status == "failed" else "canceled")

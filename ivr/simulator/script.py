@@ -15,7 +15,8 @@ strings); numbers and booleans the carrier needs are converted here, once.
       answers: {loan_type: refinance, state: TX}
       outcome: transferred
       said: ["may be recorded"]          # substrings of what the caller heard
-      transfer_to: "+15125550101"
+      transfer_to: "+15125550111"         # the last officer dialled
+      transfers: [ana-ruiz declined, ben-okafor bridged]   # each officer tried, and how
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Expectation:
     outcome: str | None = None
     said: list[str] = field(default_factory=list)
     transfer_to: str | None = None
+    transfers: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ _EXPECT_SHAPES: dict[str, tuple[Callable[[object], bool], str]] = {
     "outcome": (lambda value: isinstance(value, str), "text"),
     "said": (_text_list, "a list of texts the caller hears"),
     "transfer_to": (lambda value: isinstance(value, str), "a phone number"),
+    "transfers": (_text_list, "a list of 'officer outcome' entries"),
 }
 
 
@@ -149,6 +152,7 @@ class Outcome(Protocol):
     outcome: str | None
     said: list[str]
     transfer_to: str | None
+    transfers: list[str]
 
 
 def check(expect: Expectation, call: Outcome) -> list[str]:
@@ -169,4 +173,6 @@ def check(expect: Expectation, call: Outcome) -> list[str]:
     failures += [f"never heard {text!r}" for text in expect.said if text not in heard]
     if expect.transfer_to is not None and call.transfer_to != expect.transfer_to:
         failures.append(f"transfer: expected {expect.transfer_to!r}, got {call.transfer_to!r}")
+    if expect.transfers is not None and call.transfers != expect.transfers:
+        failures.append(f"transfers: expected {expect.transfers}, got {call.transfers}")
     return failures

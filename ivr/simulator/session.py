@@ -20,7 +20,8 @@ from ivr.config import Settings
 from ivr.deployment import Setup
 from ivr.engine.state import CallState
 from ivr.qualifier import Qualifier, open_qualifier
-from ivr.redis_server import DEFAULT_HOST, DEFAULT_PORT, is_listening
+from ivr.redis_server import reachable_url, redis_url
+from ivr.routing.router import open_router
 from ivr.simulator.caller import Caller, ScriptedCaller, ScriptError
 from ivr.simulator.carrier import Carrier, CarrierConfig
 from ivr.simulator.local import UnknownNumber, call_locally
@@ -28,6 +29,7 @@ from ivr.simulator.model import CallRecord, Heard
 from ivr.simulator.script import check, load_script
 from ivr.simulator.terminal import HELP, TerminalCaller
 from ivr.telephony.call_store import CallStore
+from ivr.turns import Routing
 from scoring.qualification import Qualification
 
 DEFAULT_ACCOUNT_SID = "AC" + "5" * 32
@@ -59,6 +61,8 @@ class CallSummary:
     heard: list[Heard] = field(default_factory=list)
     record: CallRecord | None = None  # the carrier's full record, over HTTP only
     qualification: Qualification | None = None
+    transfers: list[str] = field(default_factory=list)
+    """Each officer tried, as ``"<officer> <outcome>"``."""
 
 
 async def call_in_process(
@@ -67,9 +71,10 @@ async def call_in_process(
     to_number: str,
     from_number: str,
     qualifier: Qualifier | None = None,
+    router: Routing | None = None,
 ) -> CallSummary:
     local = await call_locally(
-        setup, caller, to_number, from_number, time.time, qualifier=qualifier
+        setup, caller, to_number, from_number, time.time, qualifier=qualifier, router=router
     )
     state = local.state
     return CallSummary(
@@ -80,6 +85,7 @@ async def call_in_process(
         local.transfer_to,
         local.heard,
         qualification=state.qualification,
+        transfers=_transfers(state),
     )
 
 
@@ -118,7 +124,12 @@ async def call_server(
         heard,
         record,
         state.qualification,
+        _transfers(state),
     )
+
+
+def _transfers(state: CallState) -> list[str]:
+    return [f"{a.officer} {a.outcome or 'ringing'}" for a in state.transfers]
 
 
 def run_simulation(
@@ -184,21 +195,17 @@ async def _call(
     if not server:
         # No start-up warning here: the summary's score line says when the model is missing.
         qualifier = await open_qualifier(settings.intent_model, flows=())
-        return await call_in_process(setup, caller, to_number, from_number, qualifier)
+        with redis_url(settings.redis_url) as url:  # routing's counters: the servers' Redis
+            async with open_router(setup, url) as router:
+                return await call_in_process(
+                    setup, caller, to_number, from_number, qualifier, router
+                )
     summary = await call_server(
-        server, caller, to_number, from_number, settings, _redis_url(settings)
+        server, caller, to_number, from_number, settings, reachable_url(settings.redis_url)
     )
     if summary.record is not None and summary.record.ended_by == "application-error":
         click.secho(f"Application error {summary.record.error_code}.", fg="red")
     return summary
-
-
-def _redis_url(settings: Settings) -> str | None:
-    if settings.redis_url:
-        return settings.redis_url
-    if is_listening(DEFAULT_HOST, DEFAULT_PORT):
-        return f"redis://{DEFAULT_HOST}:{DEFAULT_PORT}/0"
-    return None
 
 
 async def _stored_state(redis_url: str | None, ttl_s: int, call_sid: str) -> CallState | None:

@@ -206,8 +206,15 @@ def test_serve_rejects_a_malformed_port_setting() -> None:
 # --- simulate: in-process ------------------------------------------------------------------
 
 
-def test_simulate_script_in_process_passes() -> None:
-    result = warmline("simulate", "--script", KEYPAD_SCENARIO)
+def test_simulate_script_in_process_passes(scenario_deployment_path: Path, redis_url: str) -> None:
+    result = warmline(
+        "simulate",
+        "--deployment",
+        str(scenario_deployment_path),
+        "--script",
+        KEYPAD_SCENARIO,
+        env={"WARMLINE_REDIS_URL": redis_url},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "Calling +18005550100 from +15125550123 through the in-process engine."
@@ -215,7 +222,7 @@ def test_simulate_script_in_process_passes() -> None:
     assert LOCAL_ANSWERS in lines
     assert LOCAL_SCORE in lines
     assert "outcome: transferred" in lines
-    assert "transfer: +15125550101" in lines
+    assert "transfer: +15125550121" in lines
     assert lines[-1] == "PASS Refinance by keypad, Texas by ZIP, good credit — transferred"
     assert result.stderr == ""
 
@@ -314,18 +321,26 @@ def test_simulate_script_with_bad_turns_reports_each_with_its_line(tmp_path: Pat
     ]
 
 
-def test_simulate_interactive_call_with_piped_answers() -> None:
+def test_simulate_interactive_call_with_piped_answers(
+    scenario_deployment_path: Path, redis_url: str
+) -> None:
     # loan type 1 (refinance), state by voice, credit 2 (good), the goal in words, officer answers
-    result = warmline("simulate", stdin="1\ntexas\n2\nrefinance to a lower rate\na\n")
+    result = warmline(
+        "simulate",
+        "--deployment",
+        str(scenario_deployment_path),
+        stdin="1\ntexas\n2\nrefinance to a lower rate\na\n",
+        env={"WARMLINE_REDIS_URL": redis_url},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "Calling +18005550100 from +15125550123 through the in-process engine."
-    assert "… ringing +15125550101" in result.stdout
+    assert "… ringing +15125550121" in result.stdout
     assert f"path:    {MORTGAGE_PATH}" in lines
     assert LOCAL_ANSWERS in lines
     assert LOCAL_SCORE in lines
     assert "outcome: transferred" in lines
-    assert "transfer: +15125550101" in lines
+    assert "transfer: +15125550121" in lines
 
 
 def test_simulate_interactive_caller_can_hang_up() -> None:
@@ -350,8 +365,10 @@ def test_simulate_unknown_number_is_a_clear_error() -> None:
 # --- simulate: against a server (what scripts/run.sh does) ---------------------------------
 
 
-def test_simulate_against_a_server_plays_the_scenario(redis_url: str, tmp_path: Path) -> None:
-    server = start_server(redis_url, None, tmp_path)
+def test_simulate_against_a_server_plays_the_scenario(
+    redis_url: str, tmp_path: Path, scenario_deployment_path: Path
+) -> None:
+    server = start_server(redis_url, None, tmp_path, deployment=scenario_deployment_path)
     try:
         result = warmline(
             "simulate",
@@ -371,7 +388,7 @@ def test_simulate_against_a_server_plays_the_scenario(redis_url: str, tmp_path: 
     assert answers.startswith("answers: loan_type=refinance, state=TX, credit_band=good")
     assert LOCAL_SCORE in lines  # read back from the call state the server kept
     assert "outcome: transferred" in lines
-    assert "transfer: +15125550101" in lines
+    assert "transfer: +15125550121" in lines
     assert lines[-1] == "PASS Refinance by keypad, Texas by ZIP, good credit — transferred"
 
 

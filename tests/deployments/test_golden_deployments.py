@@ -102,7 +102,7 @@ def test_the_shipped_deployment_loads_and_every_number_reaches_a_flow() -> None:
         flow = setup.flows[campaign.flow]
         assert flow.flow == campaign.flow
     assert [str(n.payout) for n in setup.deployment.numbers] == ["35.00", "20.00"]
-    assert setup.pool("loan_officers").fallback_number == "+15125550101"
+    assert setup.pool("loan_officers").fallback_number is None  # the flow's fallback instead
     assert setup.number("+19999999999") is None
 
 
@@ -111,9 +111,15 @@ def test_the_shipped_deployment_has_a_pool_of_officers() -> None:
 
     setup = load_setup(ROOT / "warmline.yaml")
     pool = setup.pool("loan_officers")
-    assert (pool.strategy, pool.fallback_number) == ("waterfall", "+15125550101")
+    assert (pool.strategy, pool.ping_deadline_ms) == ("waterfall", 400)
     officers = setup.pool_officers(pool)
-    assert [o.id for o in officers] == ["ana-ruiz", "ben-okafor", "carla-diaz", "dan-wu"]
+    assert [o.id for o in officers] == [
+        "ana-ruiz",
+        "ben-okafor",
+        "carla-diaz",
+        "dan-wu",
+        "night-desk",
+    ]
     ana = officers[0]
     assert ana.licences == {"TX": date(2027, 12, 31), "FL": date(2027, 6, 30)}
     assert (ana.caps.hourly, ana.caps.daily, ana.caps.concurrent) == (4, 30, 1)

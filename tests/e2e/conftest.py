@@ -12,10 +12,11 @@ from ivr.config import Settings
 from ivr.deployment import load_setup
 from ivr.engine.state import CallState
 from ivr.qualifier import Qualifier
+from ivr.routing.router import open_router
 from ivr.simulator.caller import ScriptedCaller
 from ivr.simulator.script import check, load_script
 from ivr.simulator.session import CallSummary, call_in_process, call_server
-from tests.support.services import AUTH_TOKEN, ROOT, ServerProcess, start_server
+from tests.support.services import AUTH_TOKEN, ServerProcess, start_server
 
 LOAD_BALANCER = "http://lb.warmline.test"
 
@@ -26,8 +27,10 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(redis_url: str, workdir: Path) -> Iterator[ServerProcess]:
-    process = start_server(redis_url, None, workdir)
+def server(
+    redis_url: str, workdir: Path, scenario_deployment_path: Path
+) -> Iterator[ServerProcess]:
+    process = start_server(redis_url, None, workdir, deployment=scenario_deployment_path)
     yield process
     process.stop()
 
@@ -57,18 +60,23 @@ async def stored_state(redis_url: str, call_sid: str) -> CallState:
     return CallState.model_validate_json(raw)
 
 
-async def play_in_process(path: Path, qualifier: Qualifier | None = None) -> CallSummary:
+async def play_in_process(
+    path: Path, deployment: Path, redis_url: str, qualifier: Qualifier | None = None
+) -> CallSummary:
     """Play a scenario file through the engine in-process; fails on any unmet expectation."""
     script = load_script(path)
     assert script.expect is not None
     caller = ScriptedCaller(script.turns)
-    summary = await call_in_process(
-        load_setup(ROOT / "warmline.yaml"),
-        caller,
-        script.to_number or "+18005550100",
-        script.from_number or "+15125550123",
-        qualifier,
-    )
+    setup = load_setup(deployment)
+    async with open_router(setup, redis_url) as router:
+        summary = await call_in_process(
+            setup,
+            caller,
+            script.to_number or "+18005550100",
+            script.from_number or "+15125550123",
+            qualifier,
+            router,
+        )
     assert check(script.expect, summary) == []
     assert caller.remaining == 0
     return summary

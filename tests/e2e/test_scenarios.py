@@ -29,8 +29,10 @@ def test_there_are_scenarios_for_every_outcome() -> None:
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
-async def test_scenario_in_process(path: Path) -> None:
-    await play_in_process(path)
+async def test_scenario_in_process(
+    path: Path, scenario_deployment_path: Path, redis_url: str
+) -> None:
+    await play_in_process(path, scenario_deployment_path, redis_url)
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)

@@ -24,9 +24,15 @@ SCORED = sorted((ROOT / "tests" / "scenarios" / "scored").glob("*.yaml"))
 
 
 @pytest.fixture(scope="module")
-def scoring_server(redis_url: str, workdir: Path, intent_model: Path) -> Iterator[ServerProcess]:
+def scoring_server(
+    redis_url: str, workdir: Path, intent_model: Path, scenario_deployment_path: Path
+) -> Iterator[ServerProcess]:
     process = start_server(
-        redis_url, None, workdir, extra_env={"WARMLINE_INTENT_MODEL": str(intent_model)}
+        redis_url,
+        None,
+        workdir,
+        deployment=scenario_deployment_path,
+        extra_env={"WARMLINE_INTENT_MODEL": str(intent_model)},
     )
     yield process
     process.stop()
@@ -38,8 +44,10 @@ def qualifier(intent_model: Path) -> Qualifier:
 
 
 @pytest.mark.parametrize("path", SCORED, ids=lambda p: p.stem)
-async def test_scored_scenario_in_process(path: Path, qualifier: Qualifier) -> None:
-    await play_in_process(path, qualifier)
+async def test_scored_scenario_in_process(
+    path: Path, qualifier: Qualifier, scenario_deployment_path: Path, redis_url: str
+) -> None:
+    await play_in_process(path, scenario_deployment_path, redis_url, qualifier)
 
 
 @pytest.mark.parametrize("path", SCORED, ids=lambda p: p.stem)

@@ -7,7 +7,7 @@ verb. (Whole calls across server processes are in ``tests/e2e``.)
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -68,9 +68,12 @@ class Twilio:
 
 
 @pytest.fixture
-async def twilio(redis: Redis, redis_url: str) -> AsyncIterator[Twilio]:
+async def twilio(
+    redis: Redis, redis_url: str, scenario_deployment_path: Path
+) -> AsyncIterator[Twilio]:
     settings = Settings(twilio_auth_token=AUTH_TOKEN, public_url=PUBLIC, intent_model="")  # type: ignore[call-arg]
-    app = create_app(settings, load_setup(ROOT / "warmline.yaml"), redis_url)
+    await redis.delete(*[f"warmline:routing:legs:{o}" for o in ("amy-ng", "bo-reyes")])
+    app = create_app(settings, load_setup(scenario_deployment_path), redis_url)
     async with TestServer(app) as server, aiohttp.ClientSession() as session:
         # Any blocking call (file, socket, sleep) made on the event loop from here fails the test.
         with blockbuster_ctx():
@@ -174,7 +177,7 @@ async def test_goal_words_are_scored_in_the_same_webhook_then_transfer_then_voic
     assert gather.attrib["input"] == "speech"  # the free-form question: words only
     assert gather.attrib["action"] == f"{PUBLIC}/twilio/gather?turn=4"
     assert "numDigits" not in gather.attrib
-    # One webhook: the answer is scored on the server and the caller is already being connected.
+    # One webhook: the answer is scored and an officer claimed; the caller is already ringing.
     _, body = await twilio.post(
         "/twilio/gather?turn=4",
         twilio.params(SpeechResult="I want to lower my rate on my house", Confidence="0.87"),
@@ -183,7 +186,7 @@ async def test_goal_words_are_scored_in_the_same_webhook_then_transfer_then_voic
     assert dial.attrib["action"] == f"{PUBLIC}/twilio/dial?turn=5"
     assert dial.attrib["answerOnBridge"] == "true"
     assert dial.attrib["record"] == "record-from-answer-dual"
-    assert [n.text for n in dial.iter("Number")] == ["+15125550101"]
+    assert [n.text for n in dial.iter("Number")] == ["+15125550121"]  # Tess's TX licence expired
     state = await stored(redis)
     assert state.path[-4:] == ["goal", "qualify", "route", "connect"]
     slots = {k: state.slots[k] for k in ("goal", "intent", "score", "qualified")}
@@ -195,17 +198,132 @@ async def test_goal_words_are_scored_in_the_same_webhook_then_transfer_then_voic
     }
     assert state.qualification is not None
     assert state.qualification.explained == ["intent model not loaded (+70)"]
-    # Officer answered but declined: completed with DialBridged=false is NOT a transfer.
+    # Both officers decline: completed with DialBridged=false is NOT a transfer.
     _, body = await twilio.post(
         "/twilio/dial?turn=5",
         twilio.params(DialCallStatus="completed", DialBridged="false", DialCallSid="CA" + "2" * 32),
     )
+    assert said(body)[0] == "That officer just became unavailable. Please hold while I try another."
+    assert [n.text for n in ET.fromstring(body).iter("Number")] == ["+14045550122"]
+    _, body = await twilio.post(
+        "/twilio/dial?turn=6",
+        twilio.params(DialCallStatus="no-answer", DialBridged="false", DialCallSid="CA" + "4" * 32),
+    )
     assert "leave your name" in said(body)[0]
     assert [v.tag for v in verbs(body)][-2:] == ["Record", "Redirect"]
     record = next(v for v in verbs(body) if v.tag == "Record")
-    assert record.attrib["action"] == f"{PUBLIC}/twilio/record?turn=6"
+    assert record.attrib["action"] == f"{PUBLIC}/twilio/record?turn=7"
     assert record.attrib["maxLength"] == "60"
     assert record.attrib["recordingStatusCallback"] == f"{PUBLIC}/twilio/recording-status"
+    state = await stored(redis)
+    assert [(a.officer, a.outcome) for a in state.transfers] == [
+        ("amy-ng", "declined"),
+        ("bo-reyes", "no_answer"),
+    ]
+
+
+async def test_the_officer_hears_the_whisper_and_accepts_with_1(
+    twilio: Twilio, redis: Redis
+) -> None:
+    dial = await at_the_transfer(twilio)
+    (number,) = dial.iter("Number")
+    assert number.attrib["url"] == f"{PUBLIC}/twilio/whisper?turn=5"
+    callback = urlsplit(number.attrib["statusCallback"])
+    assert callback.path == "/twilio/officer-status" and callback.query.startswith("claim=")
+    assert number.attrib["statusCallbackEvent"] == "initiated ringing answered completed"
+    officer = officer_leg(twilio, "+15125550121")
+    for status in ("initiated", "ringing", "in-progress"):
+        assert (await twilio.post(number.attrib["statusCallback"], officer(CallStatus=status)))[
+            0
+        ] == 200
+    # The officer's side: the call's summary, then one key; the caller hears ringing meanwhile.
+    _, body = await twilio.post("/twilio/whisper?turn=5", officer())
+    (gather, _, hangup) = verbs(body)
+    assert (gather.attrib["numDigits"], gather.attrib["action"]) == (
+        "1",
+        f"{PUBLIC}/twilio/whisper-reply?turn=5",
+    )
+    assert said(body)[0] == (
+        "New mortgage lead. Refinance, Texas, good credit, score 70. Press 1 to take the call, "
+        "or hang up to pass."
+    )
+    assert hangup.tag == "Hangup"
+    _, pressed_2 = await twilio.post("/twilio/whisper-reply?turn=5", officer(Digits="2"))
+    assert [v.tag for v in verbs(pressed_2)] == ["Hangup"]
+    _, pressed_1 = await twilio.post("/twilio/whisper-reply?turn=5", officer(Digits="1"))
+    assert [v.tag for v in verbs(pressed_1)] == ["Say"]  # the document ends: Twilio bridges
+    assert await live_legs(redis, "amy-ng") == 1
+    _, body = await twilio.post(
+        "/twilio/dial?turn=5",
+        twilio.params(
+            DialCallStatus="completed",
+            DialBridged="true",
+            DialCallDuration="245",
+            DialCallSid=OFFICER_LEG,
+        ),
+    )
+    assert [v.tag for v in verbs(body)] == ["Hangup"]
+    state = await stored(redis)
+    assert (state.status, state.outcome) == ("ended", "transferred")
+    (attempt,) = state.transfers
+    assert (attempt.officer, attempt.outcome, attempt.duration_s) == ("amy-ng", "bridged", 245.0)
+    assert await live_legs(redis, "amy-ng") == 0
+    # A late whisper for this turn (the call is over) hangs the officer up instead of bridging.
+    _, late = await twilio.post("/twilio/whisper?turn=5", officer())
+    assert [v.tag for v in verbs(late)] == ["Hangup"]
+
+
+async def test_the_caller_hanging_up_during_the_transfer_frees_the_slot(
+    twilio: Twilio, redis: Redis
+) -> None:
+    dial = await at_the_transfer(twilio)
+    assert await live_legs(redis, "amy-ng") == 1
+    # The caller hangs up while Amy's phone rings: Twilio cancels her leg and reports the dial.
+    await twilio.post(
+        "/twilio/dial?turn=5",
+        twilio.params(CallStatus="completed", DialCallStatus="canceled", DialBridged="false"),
+    )
+    state = await stored(redis)
+    assert (state.status, state.outcome) == ("ended", "abandoned")
+    assert [(a.officer, a.outcome) for a in state.transfers] == [("amy-ng", "canceled")]
+    assert await live_legs(redis, "amy-ng") == 0
+    (number,) = dial.iter("Number")
+    officer = officer_leg(twilio, "+15125550121")
+    status, _ = await twilio.post(number.attrib["statusCallback"], officer(CallStatus="canceled"))
+    assert status == 200
+
+
+OFFICER_LEG = "CA" + "7" * 32
+
+
+async def at_the_transfer(twilio: Twilio) -> ET.Element:
+    """Answer the mortgage flow's questions (Texas refinance, good credit); returns the Dial."""
+    await twilio.post("/twilio/voice", twilio.params(CallStatus="ringing"))
+    for turn, answer in ((1, {"Digits": "1"}), (2, {"Digits": "75201"}), (3, {"Digits": "2"})):
+        await twilio.post(f"/twilio/gather?turn={turn}", twilio.params(**answer))
+    _, body = await twilio.post(
+        "/twilio/gather?turn=4", twilio.params(SpeechResult="refinance to a lower rate")
+    )
+    return next(v for v in verbs(body) if v.tag == "Dial")
+
+
+def officer_leg(twilio: Twilio, number: str) -> Callable[..., dict[str, str]]:
+    """The officer leg's parameters: its own CallSid, the caller's as its parent."""
+
+    def params(**extra: str) -> dict[str, str]:
+        return twilio.params(
+            CallSid=OFFICER_LEG,
+            ParentCallSid=CALL_SID,
+            Direction="outbound-dial",
+            To=number,
+            **extra,
+        )
+
+    return params
+
+
+async def live_legs(redis: Redis, officer: str) -> int:
+    return int(await redis.zcard(f"warmline:routing:legs:{officer}"))
 
 
 async def test_status_callbacks_end_the_call_idempotently(twilio: Twilio, redis: Redis) -> None:

@@ -8,7 +8,18 @@ import pytest
 
 from ivr.deployment import load_setup
 from ivr.engine import UnexpectedEvent, new_call, step
-from ivr.engine.actions import Action, Gather, Hangup, Listen, Record, Say, Score, Transfer
+from ivr.engine.actions import (
+    Action,
+    Gather,
+    Hangup,
+    Listen,
+    Record,
+    Release,
+    Route,
+    Say,
+    Score,
+    Transfer,
+)
 from ivr.engine.events import (
     CallContext,
     CallerHungUp,
@@ -17,6 +28,7 @@ from ivr.engine.events import (
     Event,
     NoInput,
     RecordingFinished,
+    Routed,
     Scored,
     SpeechHeard,
     TransferEnded,
@@ -24,6 +36,7 @@ from ivr.engine.events import (
 )
 from ivr.engine.state import CallState
 from ivr.flows import Flow, load_flow_text
+from ivr.routing.decision import Decision, Pick
 from scoring.qualification import Qualification, qualify
 
 pytestmark = pytest.mark.unit
@@ -63,6 +76,15 @@ class Call:
     def send(self, event_type: type, *args: object) -> list[Action]:
         self.clock += 7
         event: Event = event_type(self.clock, *args)
+        self.state, self.actions = step(self.flow, self.state, event)
+        return self.actions
+
+    def route(self, officer: str | None = "ana-ruiz") -> list[Action]:
+        """Answer the pending Route action with ``officer`` claimed (None: nobody)."""
+        request = self.actions[-1]
+        assert isinstance(request, Route)
+        pick = Pick(officer, "+15125550111", f"claim-{officer}") if officer else None
+        event = Routed(self.clock, request.step, Decision(pick, ("someone: closed",)))
         self.state, self.actions = step(self.flow, self.state, event)
         return self.actions
 
@@ -171,18 +193,23 @@ def answer_all(
 def test_qualified_caller_is_transferred(flow: Flow) -> None:
     call = Call(flow)
     answer_all(call)
-    say, transfer = call.actions
+    say, route = call.actions
     assert isinstance(say, Say) and "connect you" in say.text
+    assert isinstance(route, Route) and route.request.pool == "loan_officers"
+    (transfer,) = call.route()
     assert transfer == Transfer(
-        pool="loan_officers",
-        whisper="New mortgage lead. Press 1 to take the call.",
+        officer="ana-ruiz",
+        number="+15125550111",
+        whisper="New mortgage lead. Refinance, Texas, good credit, score 70. Press 1 to take "
+        "the call, or hang up to pass.",
         timeout_s=25,
         record=True,
+        claim="claim-ana-ruiz",
     )
     assert call.state.slots["goal"] == GOAL
     assert (call.state.slots["intent"], call.state.slots["score"]) == ("unknown", "70")
     call.send(TransferEnded, "bridged", 312.0)
-    assert call.actions == [Hangup()]
+    assert call.actions == [Release("claim-ana-ruiz", "ana-ruiz", "+15125550123", True), Hangup()]
     assert (call.state.status, call.state.outcome) == ("ended", "transferred")
     assert call.state.path == [
         "disclosure",
@@ -196,11 +223,14 @@ def test_qualified_caller_is_transferred(flow: Flow) -> None:
     ]
 
 
-def test_declined_transfer_rolls_to_callback(flow: Flow) -> None:
+def test_nobody_to_take_the_call_rolls_to_callback(flow: Flow) -> None:
     call = Call(flow)
     answer_all(call)
-    call.send(TransferEnded, "declined")
+    call.route(None)
     assert call.state.step == "callback_offer"
+    assert ("connect", "no_officer", "someone: closed") in [
+        (h.step, h.event, h.detail) for h in call.state.history
+    ]
     call.send(RecordingFinished, "https://example.test/RE2", 12.0)
     assert isinstance(call.actions[-1], Hangup)
     assert call.state.outcome == "callback_requested"

@@ -8,7 +8,7 @@ import pytest
 
 from ivr.deployment import load_setup
 from ivr.engine import UnexpectedEvent, new_call, step
-from ivr.engine.actions import Hangup, Say, Score, Transfer
+from ivr.engine.actions import Hangup, Route, Say, Score
 from ivr.engine.events import CallContext, CallStarted, DigitsEntered, Scored, SpeechHeard
 from ivr.engine.state import CallState
 from ivr.flows import Flow, load_flow_text
@@ -75,15 +75,15 @@ def test_the_score_step_pauses_the_turn_on_a_score_action(flow: Flow) -> None:
 def test_scored_fills_the_slots_keeps_the_record_and_goes_on(flow: Flow) -> None:
     call = at_the_score_step(flow)
     scored = result("ready", 93, True)
-    say, transfer = call.score(scored)
-    assert isinstance(say, Say) and isinstance(transfer, Transfer)
+    say, route = call.score(scored)
+    assert isinstance(say, Say) and isinstance(route, Route)
     slots = {k: call.state.slots[k] for k in ("intent", "score", "qualified")}
     assert slots == {"intent": "ready", "score": "93", "qualified": "yes"}
     assert {call.state.answers[k].source for k in slots} == {"score"}
     assert call.state.qualification == scored
     assert (call.state.history[-4].step, call.state.history[-4].event) == ("qualify", "scored")
     assert call.state.history[-4].detail == "intent=ready score=93"
-    assert (call.state.step, call.state.turn) == ("connect", 5)
+    assert (call.state.step, call.state.turn) == ("connect", 4)  # routing is not a turn either
     restored = CallState.model_validate_json(call.state.model_dump_json())
     assert restored.qualification == scored
 

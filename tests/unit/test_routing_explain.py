@@ -89,11 +89,20 @@ def test_other_strategies_name_their_candidates(strategy: Strategy, note: str) -
 
 
 @pytest.mark.parametrize("strategy", ["round_robin", "weighted", "waterfall", "ping_post"])
-def test_no_one_eligible_goes_to_the_fallback(strategy: Strategy) -> None:
+@pytest.mark.parametrize(
+    ("overflow", "then"),
+    [
+        (FALLBACK, "the pool's overflow line +15125550101"),
+        (None, "the flow's fallback"),
+    ],
+)
+def test_no_one_eligible_goes_to_the_overflow_or_the_fallback(
+    strategy: Strategy, overflow: str | None, then: str
+) -> None:
     late = datetime.fromisoformat("2026-11-23T19:05:00-06:00")
-    result = explain("officers", strategy, FALLBACK, OFFICERS, CALL, late, {})
+    result = explain("officers", strategy, overflow, OFFICERS, CALL, late, {})
     assert result.pick is None
-    assert result.pick_note == "none (no officer is eligible: the call goes to +15125550101)"
+    assert result.pick_note == f"none (no officer is eligible: the call goes to {then})"
     assert result.rows[0].verdict.reasons == ["closed: 19:05 America/Chicago"]
 
 
@@ -101,7 +110,7 @@ def test_the_text_is_a_table_then_the_pick() -> None:
     assert explanation_text(run("waterfall")).splitlines() == [
         "pool officers (strategy waterfall) at 2026-11-23T14:00:00-06:00",
         "call: loan type refinance, state TX, credit band good, score 80",
-        "usage: not read (no Redis in this command yet)",
+        "usage: not read (no Redis reachable: counts taken as zero)",
         "",
         "officer  name   eligible  reasons",
         "ana      Ana    yes",
@@ -126,11 +135,11 @@ def test_the_json_has_every_officer_and_the_pick() -> None:
         "strategy": "waterfall",
         "at": "2026-11-23T14:00:00-06:00",
         "call": {"loan_type": "refinance", "state": "TX", "credit_band": "good", "score": 80},
-        "usage": "not read (no Redis in this command yet)",
+        "usage": "not read (no Redis reachable: counts taken as zero)",
         "candidates": ["ana", "ben", "carla"],
         "pick": "ben",
         "pick_note": "ben (waterfall: highest priority eligible, priority 1)",
-        "fallback_number": "+15125550101",
+        "overflow": "+15125550101",
     }
 
 
@@ -140,5 +149,6 @@ def test_a_pool_without_officers_says_so() -> None:
     assert text[-3:] == [
         "(the pool has no officers)",
         "",
-        "pick: none (no officer is eligible: the call goes to +15125550101)",
+        "pick: none (no officer is eligible: the call goes to the pool's overflow line "
+        "+15125550101)",
     ]

@@ -12,11 +12,12 @@ import pytest
 
 from ivr.deployment import load_setup
 from ivr.engine import FlowRuntimeError, new_call
-from ivr.engine.actions import Say, Score, Transfer
-from ivr.engine.events import DigitsEntered, SpeechHeard
+from ivr.engine.actions import Route, Say, Score, Transfer
+from ivr.engine.events import CallerHungUp, DigitsEntered, SpeechHeard, TransferEnded
 from ivr.engine.state import CallState
 from ivr.flows import Flow
 from ivr.qualifier import Qualifier
+from ivr.routing.decision import Decision, Pick, RouteRequest
 from ivr.simulator.caller import ScriptedCaller
 from ivr.simulator.local import call_locally
 from ivr.turns import take_turn
@@ -43,6 +44,26 @@ class StubClassifier:
         self.texts.append(list(texts))
         self.threads.append(threading.get_ident())
         return [self.prediction for _ in texts]
+
+
+class StubRouter:
+    """Claims one officer for every route request, and remembers what it was asked and freed."""
+
+    def __init__(self) -> None:
+        self.requests: list[RouteRequest] = []
+        self.settled: list[tuple[str, bool]] = []
+        self.ended: list[str] = []
+
+    async def route(self, request: RouteRequest) -> Decision:
+        self.requests.append(request)
+        claim = f"claim-{len(self.requests)}"
+        return Decision(Pick("ana-ruiz", "+15125550111", claim))
+
+    async def leg_ended(self, claim: str) -> None:
+        self.ended.append(claim)
+
+    async def settle(self, claim: str, officer_id: str, caller: str, connected: bool) -> None:
+        self.settled.append((claim, connected))
 
 
 class BrokenClassifier:
@@ -73,10 +94,18 @@ async def test_a_score_step_is_resolved_within_the_turn(flow: Flow) -> None:
     qualifier = Qualifier(classifier)
     state = await at_the_goal(flow, qualifier)
     words = SpeechHeard(T0 + 4, "we got an offer accepted and need a loan", 0.9)
-    state, actions = await take_turn(flow, state, words, qualifier)
-    assert not any(isinstance(action, Score) for action in actions)
+    router = StubRouter()
+    state, actions = await take_turn(flow, state, words, qualifier, router)
+    assert not any(isinstance(action, Score | Route) for action in actions)
     say, transfer = actions
     assert isinstance(say, Say) and isinstance(transfer, Transfer)
+    assert transfer.claim == "claim-1" and transfer.whisper.startswith("New mortgage lead.")
+    (request,) = router.requests
+    assert (request.call.loan_type, request.call.state, request.call.score) == (
+        "refinance",
+        "TX",
+        93,
+    )
     assert classifier.texts == [["we got an offer accepted and need a loan"]]
     assert classifier.threads != [threading.get_ident()]  # never on the event loop's thread
     assert state.slots["intent"] == "ready"
@@ -105,7 +134,7 @@ async def test_without_a_working_model_the_call_scores_from_its_answers(
     qualifier = Qualifier(classifier)
     state = await at_the_goal(flow, qualifier)
     state, _ = await take_turn(
-        flow, state, SpeechHeard(T0 + 4, "lower my payment please"), qualifier
+        flow, state, SpeechHeard(T0 + 4, "lower my payment please"), qualifier, StubRouter()
     )
     assert state.qualification is not None
     assert state.qualification.explained == [reason]
@@ -153,7 +182,7 @@ async def test_a_flow_that_scores_forever_is_stopped() -> None:
     )  # fmt: skip
     start = started()
     state, _ = await take_turn(looping, new_call(looping, "CA2", start), start, Qualifier(None))
-    with pytest.raises(FlowRuntimeError, match="scored 32 times"):
+    with pytest.raises(FlowRuntimeError, match="scored or routed 32 times"):
         await take_turn(looping, state, SpeechHeard(T0 + 1, "hello there"), Qualifier(None))
 
 
@@ -178,3 +207,29 @@ async def test_the_in_process_simulator_scores_through_the_same_loop() -> None:
     assert call.state.qualification is not None
     assert call.state.qualification.explained == ["intent servicing 0.97 (+2)"]
     assert caller.remaining == 0
+
+
+async def test_releases_are_done_and_never_reach_the_caller(flow: Flow) -> None:
+    router = StubRouter()
+    qualifier = Qualifier(None)
+    state = await at_the_goal(flow, qualifier)
+    state, _ = await take_turn(flow, state, SpeechHeard(T0 + 4, "refinance"), qualifier, router)
+    declined = TransferEnded(T0 + 30, "declined", 6.0)
+    state, actions = await take_turn(flow, state, declined, qualifier, router)
+    assert router.settled == [("claim-1", False)]
+    assert [type(a).__name__ for a in actions] == ["Say", "Transfer"]  # holding, next officer
+    assert router.requests[-1].tried == ("ana-ruiz",)
+    state, actions = await take_turn(flow, state, CallerHungUp(T0 + 40), qualifier, router)
+    assert (actions, router.ended) == ([], ["claim-2"])
+    assert [(a.claim, a.outcome) for a in state.transfers] == [
+        ("claim-1", "declined"),
+        ("claim-2", "canceled"),
+    ]
+
+
+async def test_without_a_router_a_transfer_takes_the_fallback(flow: Flow) -> None:
+    qualifier = Qualifier(None)
+    state = await at_the_goal(flow, qualifier)
+    state, _ = await take_turn(flow, state, SpeechHeard(T0 + 4, "refinance"), qualifier)
+    assert state.step == "callback_offer"
+    assert state.history[-2].detail == "routing is not available in this process"

@@ -7,7 +7,7 @@ calling ``action``, and the redirect turns that silence into a ``NoInput`` event
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -15,6 +15,10 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 from twilio.twiml.voice_response import Gather as TwiGather
 
 from ivr.engine.actions import Action, Gather, Hangup, Listen, Play, Record, Say, Transfer
+
+DIAL_TIME_LIMIT_S = 4 * 3600
+"""Twilio's own default ``timeLimit``, stated: the officer slot's answered lease matches it."""
+WHISPER_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,9 @@ class TurnUrls:
     recording_status: str
     voice_answer: str
     voice_wait: str
+    whisper: str
+    whisper_reply: str
+    officer_status: str
 
 
 def turn_urls(base: str, turn: int) -> TurnUrls:
@@ -40,10 +47,13 @@ def turn_urls(base: str, turn: int) -> TurnUrls:
         recording_status=f"{base}/twilio/recording-status",
         voice_answer=f"{base}/twilio/voice-answer{query}",
         voice_wait=f"{base}/twilio/voice-wait{query}",
+        whisper=f"{base}/twilio/whisper{query}",
+        whisper_reply=f"{base}/twilio/whisper-reply{query}",
+        officer_status=f"{base}/twilio/officer-status",
     )
 
 
-def render(actions: Sequence[Action], urls: TurnUrls, pool_number: Callable[[str], str]) -> str:
+def render(actions: Sequence[Action], urls: TurnUrls) -> str:
     """The TwiML document for one engine turn."""
     response = VoiceResponse()
     for action in actions:
@@ -81,7 +91,7 @@ def render(actions: Sequence[Action], urls: TurnUrls, pool_number: Callable[[str
             )
             response.redirect(urls.no_input, method="POST")
         elif isinstance(action, Transfer):
-            response.append(_dial(action, urls, pool_number(action.pool)))
+            response.append(_dial(action, urls))
         elif isinstance(action, Hangup):
             response.hangup()
     return str(response)
@@ -136,7 +146,34 @@ def _prompt(parent: VoiceResponse | TwiGather, prompt: Say | Play) -> None:
         parent.play(prompt.url, loop=prompt.loop)
 
 
-def _dial(action: Transfer, urls: TurnUrls, number: str) -> Dial:
+def whisper(text: str, voice: str, reply_url: str, timeout_s: int = WHISPER_TIMEOUT_S) -> str:
+    """The officer's side before the bridge: the call's summary, and a key to accept it.
+
+    Runs on the officer's leg while the caller hears ringing; the document ending without
+    ``<Hangup>`` bridges the two, so silence or any other key hangs the officer's leg up.
+    """
+    response = VoiceResponse()
+    gather = TwiGather(
+        input="dtmf", num_digits=1, action=reply_url, method="POST", timeout=timeout_s
+    )
+    gather.say(text, voice=voice, language="en-US")
+    response.append(gather)
+    response.say("No key pressed. Passing the call on. Goodbye.", voice=voice, language="en-US")
+    response.hangup()
+    return str(response)
+
+
+def whisper_reply(accepted: bool, voice: str) -> str:
+    """Accepted: an empty-handed document, so Twilio bridges; declined: hang up the officer."""
+    response = VoiceResponse()
+    if accepted:
+        response.say("Connecting you now.", voice=voice, language="en-US")
+    else:
+        response.hangup()
+    return str(response)
+
+
+def _dial(action: Transfer, urls: TurnUrls) -> Dial:
     recording: dict[str, str] = {}
     if action.record:
         recording = {
@@ -149,7 +186,15 @@ def _dial(action: Transfer, urls: TurnUrls, number: str) -> Dial:
         method="POST",
         timeout=action.timeout_s,
         answer_on_bridge=True,
+        time_limit=DIAL_TIME_LIMIT_S,
         **recording,
     )
-    dial.number(number)
+    dial.number(
+        action.number,
+        url=urls.whisper,
+        method="POST",
+        status_callback=urls.officer_status + "?" + urlencode({"claim": action.claim}),
+        status_callback_method="POST",
+        status_callback_event="initiated ringing answered completed",
+    )
     return dial

@@ -4,6 +4,10 @@ Routes (all POST, all signature-checked by :mod:`ivr.telephony.twilio.signature`
 ``/twilio/voice`` (a call arrives), ``/twilio/gather``, ``/twilio/no-input``, ``/twilio/record``,
 ``/twilio/dial`` (the outcome of a turn's waiting verb, with ``?turn=N``), ``/twilio/status`` and
 ``/twilio/recording-status`` (asynchronous callbacks, answered with an empty 200).
+
+The officer's leg of a warm transfer has its own: ``/twilio/whisper`` (the summary and "press
+1", run on the officer's phone while the caller hears ringing), ``/twilio/whisper-reply`` (the
+key) and ``/twilio/officer-status`` (the leg's progress, which extends or frees its slot).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from redis.exceptions import RedisError
 
+from ivr.compliance.blocklist import Blocklist
+from ivr.compliance.repeats import RepeatCallers
 from ivr.deployment import Setup
 from ivr.engine import UnexpectedEvent, new_call
 from ivr.engine.actions import Action, Hangup
@@ -32,13 +38,22 @@ from ivr.engine.events import (
     TransferOutcome,
     VoiceUnavailable,
 )
-from ivr.engine.state import CallState
-from ivr.flows.schema import AskStep
+from ivr.engine.state import CallState, TransferAttempt
+from ivr.engine.transfer import ACCEPT_KEY, whisper_text
+from ivr.flows.schema import AskStep, TransferStep
 from ivr.logs import fields
 from ivr.qualifier import Qualifier
+from ivr.routing.router import Router
 from ivr.telephony.call_store import CallStore, StoredCall
 from ivr.telephony.recording_events import RecordingEvents
-from ivr.telephony.twilio.twiml import message, render, still_listening, turn_urls
+from ivr.telephony.twilio.twiml import (
+    message,
+    render,
+    still_listening,
+    turn_urls,
+    whisper,
+    whisper_reply,
+)
 from ivr.telephony.voice_answers import VoiceAnswers
 from ivr.turns import take_turn
 
@@ -57,6 +72,7 @@ TECHNICAL_TROUBLE = (
 TECHNICAL_TROUBLE_TRANSFER = (
     "We're sorry, we are having technical difficulties. Please hold while we connect you."
 )
+REFUSED = "We're sorry, we are unable to take your call. Goodbye."
 STILL_LISTENING = "One moment."
 FILLER_VOICE = "Polly.Joanna"
 ENDED_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
@@ -86,6 +102,10 @@ class TwilioWebhooks:
         """Set at start-up when a Whisper model is loaded; None: voice asks use the keypad."""
         self.qualifier = Qualifier(None)
         """Replaced at start-up by one with the intent model, when it is there."""
+        self.router: Router | None = None
+        """Set by the application; None: transfers find nobody and take the flow's fallback."""
+        self.blocklist = Blocklist.empty()
+        self.repeats: RepeatCallers | None = None
         self.voice_wait_s = voice_wait_s
         self.voice_budget_s = voice_budget_s
         # Every call of a flow goes through the same turns (the same prompts at the same turn
@@ -103,6 +123,9 @@ class TwilioWebhooks:
             web.post("/twilio/voice-wait", self.voice_waited),
             web.post("/twilio/status", self.call_status),
             web.post("/twilio/recording-status", self.recording_status),
+            web.post("/twilio/whisper", self.officer_answered),
+            web.post("/twilio/whisper-reply", self.officer_replied),
+            web.post("/twilio/officer-status", self.officer_status),
         ]
 
     # -- a call arrives ---------------------------------------------------------------------
@@ -117,17 +140,23 @@ class TwilioWebhooks:
             return _twiml(message(UNKNOWN_NUMBER))
         campaign = self.setup.campaign(number.campaign)
         flow = self.setup.flows[campaign.flow]
+        caller = str(form.get("From", ""))
+        if caller in self.blocklist:
+            log.info("call refused: blocklist", extra=fields(call_sid=call_sid, caller=caller))
+            return _twiml(message(REFUSED))
         caller_state = str(form.get("FromState", "")) or None
-        context = self.setup.call_context(
-            number, str(form.get("From", "")), caller_state, voice=self.voice is not None
-        )
-        started = CallStarted(at=self.clock(), context=context)
         try:
+            repeat = await self._repeat(caller, campaign.id)
+            context = self.setup.call_context(
+                number, caller, caller_state, voice=self.voice is not None, repeat=repeat
+            )
+            started = CallStarted(at=self.clock(), context=context)
             state, actions = await take_turn(
-                flow, new_call(flow, call_sid, started), started, self.qualifier
+                flow, new_call(flow, call_sid, started), started, self.qualifier, self.router
             )
             twiml = self._render(actions, state.turn)
-            if not await self.store.create(state, twiml):
+            if not await self.store.create(state, twiml):  # a retried first webhook
+                await self._give_back(state.transfers, state.caller.number)
                 existing = await self.store.get(call_sid)
                 return _twiml(existing.twiml if existing else twiml)
         except RedisError:
@@ -255,7 +284,9 @@ class TwilioWebhooks:
             if flow is None:
                 return None
             try:
-                state, actions = await take_turn(flow, stored.state, event, self.qualifier)
+                state, actions = await take_turn(
+                    flow, stored.state, event, self.qualifier, self.router
+                )
             except UnexpectedEvent:
                 return stored.twiml
             if not actions and state.status == "ended":
@@ -264,8 +295,87 @@ class TwilioWebhooks:
             if await self.store.replace(stored, state, twiml):
                 self._log_progress(stored.state, state)
                 return twiml
+            unused = state.transfers[len(stored.state.transfers) :]
+            await self._give_back(unused, state.caller.number)
         log.warning("call state contended; answering last turn", extra=fields(call_sid=call_sid))
         return stored.twiml if stored else None
+
+    # -- the officer's leg of a warm transfer ------------------------------------------------
+
+    async def officer_answered(self, request: web.Request) -> web.Response:
+        """The officer picked up: brief them while the caller hears ringing."""
+        form = await request.post()
+        parent = _required(form, "ParentCallSid")
+        found = await self._transferring(parent, _turn_number(request))
+        if found is None:  # the caller left, or this leg is stale: never bridge into nothing
+            return _twiml(whisper_reply(False, FILLER_VOICE))
+        state, step = found
+        flow = self.setup.flows[state.flow]
+        attempt = state.open_transfer
+        assert attempt is not None
+        if self.router is not None:
+            await self.router.answered(attempt.claim)
+        reply_url = turn_urls(self.public_base, state.turn).whisper_reply
+        return _twiml(whisper(whisper_text(flow, state, step), flow.defaults.voice, reply_url))
+
+    async def officer_replied(self, request: web.Request) -> web.Response:
+        """The officer's key: 1 takes the call (the legs bridge), anything else passes."""
+        form = await request.post()
+        parent = _required(form, "ParentCallSid")
+        found = await self._transferring(parent, _turn_number(request))
+        accepted = found is not None and str(form.get("Digits", "")) == ACCEPT_KEY
+        log.info("officer replied", extra=fields(call_sid=parent, accepted=accepted))
+        return _twiml(whisper_reply(accepted, FILLER_VOICE))
+
+    async def officer_status(self, request: web.Request) -> web.Response:
+        """The officer leg's progress: answered keeps its slot for the bridge, an end frees it."""
+        form = await request.post()
+        _required(form, "CallSid")
+        claim = request.query.get("claim", "")
+        status = str(form.get("CallStatus", ""))
+        if self.router is not None and claim:
+            try:
+                if status == "in-progress":
+                    await self.router.answered(claim)
+                elif status in ENDED_STATUSES:
+                    await self.router.leg_ended(claim)
+            except RedisError:
+                log.exception("routing state unavailable", extra=fields(claim=claim))
+                raise web.HTTPServiceUnavailable(text="Routing state unavailable.\n") from None
+        return web.Response(status=200)
+
+    async def _transferring(
+        self, parent_sid: str, turn: int | None
+    ) -> tuple[CallState, TransferStep] | None:
+        """The parent call and its transfer step, if this turn's officer is still being tried."""
+        try:
+            stored = await self.store.get(parent_sid)
+        except RedisError:
+            log.exception("call state unavailable", extra=fields(call_sid=parent_sid))
+            return None
+        if stored is None or stored.state.status != "active" or stored.state.turn != turn:
+            return None
+        state = stored.state
+        flow = self.setup.flows.get(state.flow)
+        step = flow.step(state.step) if flow and state.step else None
+        if not isinstance(step, TransferStep) or state.open_transfer is None:
+            return None
+        return state, step
+
+    async def _give_back(self, unused: Sequence[TransferAttempt], caller: str) -> None:
+        """A turn whose state was not written claimed officers nobody will dial: free them."""
+        if self.router is None:
+            return
+        for attempt in unused:
+            await self.router.settle(attempt.claim, attempt.officer, caller, False)
+
+    async def _repeat(self, caller: str, campaign_id: str) -> bool:
+        policy = self.setup.campaign(campaign_id).duplicates
+        if self.repeats is None:
+            return False
+        return await self.repeats.arrived(
+            caller, campaign_id, policy.window_h, policy.across_campaigns
+        )
 
     # -- asynchronous callbacks -------------------------------------------------------------
 
@@ -306,10 +416,7 @@ class TwilioWebhooks:
         return self._rendered(tuple(actions), turn)
 
     def _render_turn(self, actions: tuple[Action, ...], turn: int) -> str:
-        return render(actions, turn_urls(self.public_base, turn), self._pool_number)
-
-    def _pool_number(self, pool_id: str) -> str:
-        return self.setup.pool(pool_id).fallback_number
+        return render(actions, turn_urls(self.public_base, turn))
 
     def _trouble(self, called: str) -> str:
         """A defined place for the caller when the call cannot continue normally."""
@@ -399,11 +506,14 @@ _DIAL_OUTCOMES: dict[str, TransferOutcome] = {
 def _dial_event(form: Form, at: float) -> Event:
     status = str(form.get("DialCallStatus", ""))
     duration = _float(form.get("DialCallDuration")) or 0.0
+    # The action carries the parent's status: "completed" here means the caller has gone.
+    caller_left = str(form.get("CallStatus", "")) in ENDED_STATUSES
     if status in ("completed", "answered"):
         bridged = str(form.get("DialBridged", "")).lower() == "true"
         # completed + DialBridged=false: the officer answered but declined (or a screen failed).
-        return TransferEnded(at, "bridged" if bridged else "declined", duration)
-    return TransferEnded(at, _DIAL_OUTCOMES.get(status, "failed"), duration)
+        outcome: TransferOutcome = "bridged" if bridged else "declined"
+        return TransferEnded(at, outcome, duration, caller_left)
+    return TransferEnded(at, _DIAL_OUTCOMES.get(status, "failed"), duration, caller_left)
 
 
 def _float(value: object) -> float | None:

@@ -62,10 +62,11 @@ def test_the_classifier_gives_calibrated_probabilities_per_text(intent_model: Pa
         assert sum(prediction.probabilities.values()) == pytest.approx(1.0)
     assert predictions[0].label == "not_interested"
     assert predictions[1].label == "servicing"
-    # one text alone and the same text in a batch give the same probabilities
+    # one text alone and the same text in a batch give the same probabilities (to bfloat16's
+    # rounding, on CPUs where the classifier runs in it: padding changes the sums' order)
     (alone,) = classifier.predict([texts[1]])
     assert alone.probabilities["servicing"] == pytest.approx(
-        predictions[1].probabilities["servicing"], abs=1e-5
+        predictions[1].probabilities["servicing"], abs=1e-3
     )
 
 
