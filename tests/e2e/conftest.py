@@ -36,9 +36,14 @@ def server(
 
 
 @pytest.fixture(scope="module")
-def server_pair(redis_url: str, workdir: Path) -> Iterator[list[ServerProcess]]:
+def server_pair(
+    redis_url: str, workdir: Path, scenario_deployment_path: Path
+) -> Iterator[list[ServerProcess]]:
     """Two processes that share one Redis and one public URL, as behind a load balancer."""
-    pair = [start_server(redis_url, LOAD_BALANCER, workdir) for _ in range(2)]
+    pair = [
+        start_server(redis_url, LOAD_BALANCER, workdir, deployment=scenario_deployment_path)
+        for _ in range(2)
+    ]
     yield pair
     for process in pair:
         process.stop()
