@@ -14,7 +14,7 @@ concurrent slot or last call of the day. A claim is what a transfer attempt hold
 
 Round robin keeps, per pool, the ticket of each officer's last call and picks the eligible
 officer who waited longest; weighted is smooth weighted round robin (the nginx rule: every
-candidate gains its weight, the pick loses the candidates' total), which spreads calls in
+candidate with room gains its weight, the pick loses their total), which spreads calls in
 proportion to weight without bursts. Both are fair over any number of processes because their
 state is here, not in a process.
 """
@@ -46,26 +46,6 @@ for i = 1, n do
   caps[i] = {tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]),
              tonumber(ARGV[a + 5])}
 end
-local order = {}
-for i = 1, n do order[i] = i end
-local current, total = {}, 0
-if strategy == 'round_robin' then
-  local last = {}
-  for i = 1, n do last[i] = tonumber(redis.call('HGET', KEYS[2], ids[i]) or '0') end
-  table.sort(order, function(a, b)
-    if last[a] ~= last[b] then return last[a] < last[b] end
-    return a < b
-  end)
-elseif strategy == 'weighted' then
-  for i = 1, n do
-    current[i] = tonumber(redis.call('HGET', KEYS[2], ids[i]) or '0') + caps[i][4]
-    total = total + caps[i][4]
-  end
-  table.sort(order, function(a, b)
-    if current[a] ~= current[b] then return current[a] > current[b] end
-    return a < b
-  end)
-end
 local skipped = {}
 local function full(i)
   local base = 3 + (i - 1) * 3
@@ -82,6 +62,31 @@ local function full(i)
     end
   end
   return nil
+end
+local order = {}
+for i = 1, n do order[i] = i end
+local current, total = {}, 0
+if strategy == 'round_robin' then
+  local last = {}
+  for i = 1, n do last[i] = tonumber(redis.call('HGET', KEYS[2], ids[i]) or '0') end
+  table.sort(order, function(a, b)
+    if last[a] ~= last[b] then return last[a] < last[b] end
+    return a < b
+  end)
+elseif strategy == 'weighted' then
+  -- Only officers with room gain their weight (as nginx skips a peer that is down): one kept
+  -- full by a long call or a cap must not bank a burst of calls for when it frees up.
+  for i = 1, n do
+    current[i] = tonumber(redis.call('HGET', KEYS[2], ids[i]) or '0')
+    if not full(i) then
+      current[i] = current[i] + caps[i][4]
+      total = total + caps[i][4]
+    end
+  end
+  table.sort(order, function(a, b)
+    if current[a] ~= current[b] then return current[a] > current[b] end
+    return a < b
+  end)
 end
 for _, i in ipairs(order) do
   local reason = full(i)

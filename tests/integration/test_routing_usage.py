@@ -151,6 +151,7 @@ async def test_an_answered_leg_is_extended_beyond_its_first_lease(book: UsageBoo
     await book.extend("answered", T + HOUR)
     assert await claim(book, [ana], now=T + 2) == Claimed(None, {"ana": "concurrent cap 1/1"})
     await book.end_leg("answered")
+    await book.extend("answered", T + 2 * HOUR)  # a late answer does not bring the leg back
     assert (await claim(book, [ana], now=T + 2)).officer == "ana"
 
 
@@ -197,9 +198,10 @@ async def picks(
     result = []
     for n, roster in enumerate(rosters):
         book = books[n % len(books)]
-        claimed = await claim(book, roster, strategy=strategy, claim_id=f"rot{n}")
+        claim_id = uuid.uuid4().hex
+        claimed = await claim(book, roster, strategy=strategy, claim_id=claim_id)
         assert claimed.officer is not None
-        await book.settle(f"rot{n}", connected=True)
+        await book.settle(claim_id, connected=True)
         result.append(claimed.officer)
     return result
 
@@ -237,3 +239,15 @@ async def test_weighted_is_smooth_and_exact(book: UsageBook) -> None:
     for start in range(len(got) - 5):
         window = Counter(got[start : start + 6])
         assert window == {"ana": 1, "ben": 2, "cal": 3}, (start, got[start : start + 6])
+
+
+async def test_weighted_banks_no_burst_for_an_officer_kept_full(book: UsageBook) -> None:
+    """Ben's one slot is held through 20 calls: ana takes them, and ben gets no backlog after."""
+    ana, ben = officer(id="ana"), officer(id="ben", caps={"concurrent": 1})
+    assert await picks([book], "weighted", [[ana, ben]]) == ["ana"]
+    held = await claim(book, [ana, ben], strategy="weighted", claim_id="long-call")
+    assert held.officer == "ben"
+    assert await picks([book], "weighted", [[ana, ben]] * 20) == ["ana"] * 20
+    await book.settle("long-call", connected=True)
+    after = await picks([book], "weighted", [[ana, ben]] * 6)
+    assert Counter(after) == {"ana": 3, "ben": 3}, after

@@ -314,7 +314,10 @@ class TwilioWebhooks:
         attempt = state.open_transfer
         assert attempt is not None
         if self.router is not None:
-            await self.router.answered(attempt.claim)
+            try:
+                await self.router.answered(attempt.claim)
+            except RedisError:  # the slot keeps its first lease; the officer still hears the call
+                log.exception("routing state unavailable", extra=fields(call_sid=parent))
         reply_url = turn_urls(self.public_base, state.turn).whisper_reply
         return _twiml(whisper(whisper_text(flow, state, step), flow.defaults.voice, reply_url))
 
