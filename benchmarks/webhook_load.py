@@ -2,20 +2,32 @@
 
 What it does, in one run:
 
-1. **warmline**: a ``warmline serve`` process (started here on a free port with the sample
-   deployment ``warmline.yaml``, a random auth token and the local Redis, database 14 unless
-   ``--redis-url`` or WARMLINE_REDIS_URL says otherwise; or, with ``--server URL``, a server that
-   is already running, whose token is read from WARMLINE_TWILIO_AUTH_TOKEN) takes ``--calls``
-   calls, ``--concurrency`` of them in flight at once. Each call is placed by the fake carrier
-   (``ivr.simulator.carrier.Carrier``: real HTTP, signed webhooks, TwiML followed verb by verb)
-   with a ``ScriptedCaller`` that answers by keypad and by voice, says what it wants in a few
-   words (scored in the same webhook) and accepts the transfer: voice → 4 × gather → dial, plus
-   the final status callback (7 webhooks a call).
+1. **warmline**: a ``warmline serve`` process (started here on a free port with the benchmark's
+   deployment, a random auth token and the local Redis, database 14 unless ``--redis-url`` or
+   WARMLINE_REDIS_URL says otherwise; or, with ``--server URL``, a server that is already running,
+   whose token is read from WARMLINE_TWILIO_AUTH_TOKEN and whose own deployment must have an
+   officer for every call) takes ``--calls`` calls, ``--concurrency`` of them in flight at once.
+   Each call is placed by the fake carrier (``ivr.simulator.carrier.Carrier``: real HTTP, signed
+   webhooks, TwiML followed verb by verb) with a ``ScriptedCaller`` that answers by keypad and by
+   voice, says what it wants in a few words (scored in the same webhook) and is transferred: the
+   router picks an officer, the officer's leg fetches the whisper and presses the accept key, and
+   the legs are bridged. Per call: voice → 4 × gather → the whisper and its reply on the officer's
+   leg → dial, the officer leg's 4 status callbacks (initiated, ringing, answered, completed) and
+   the final status callback: 13 webhooks a call.
 2. **bare**: the same calls, with the same scripts and think times, through the same carrier
    against a minimal aiohttp app in another process that answers the same POST paths with small
-   constant TwiML documents chosen by the ``turn`` query parameter (no signature check, no form
-   parsing, no Redis, no engine). It is the ceiling: what aiohttp, the loopback network and this
-   load generator can do on this machine. The client-side work per call is the same in both.
+   constant TwiML documents chosen by the ``turn`` query parameter (the same verbs, whisper and
+   officer callbacks included; no signature check, no form parsing, no Redis, no engine). It is
+   the ceiling: what aiohttp, the loopback network and this load generator can do on this
+   machine. The client-side work per call is the same in both.
+
+The deployment is the sample ``warmline.yaml`` (its campaigns, numbers and flows) with the officers
+replaced: the sample's officers have real opening hours and caps (4 calls an hour, one at a
+time...), so most transferred calls would find nobody, and which ones depends on the hour. The
+benchmark writes a copy whose officers are the sample's with every licence current, open around
+the clock, with no caps and no holidays (their loan types, states, minimums and duplicate windows
+kept, so routing still filters), under ids unique to the run, in a pool of the same name and
+strategy; so every scripted transfer finds an officer at any hour.
 
 Figures: webhook latency is the carrier's ``RequestRecord.elapsed_s`` (request sent to response
 body read, measured in the load generator, so it includes the loopback and the generator's own
@@ -36,8 +48,9 @@ start at random moments within one think time (``--ramp-ms``), not all in the sa
 The generator and the server are separate processes; on a small machine they (and Redis) share the
 same cores, so a saturation run measures all of them together. ``--seed`` fixes the workload
 (which script each call plays, the think times, the caller numbers); CallSids are fresh each run
-so that runs never collide in Redis. Calls the script's own server stored are deleted from Redis
-afterwards.
+so that runs never collide in Redis. What the script's own server stored for these calls is
+deleted from Redis afterwards: the calls, the repeat-caller marks of their callers, and the
+routing keys (counters, claims) of the run's officers.
 
     .venv/bin/python benchmarks/webhook_load.py                  # latency run: 500 calls in flight
     .venv/bin/python benchmarks/webhook_load.py --think-ms 0     # throughput run (saturation)
@@ -68,6 +81,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT_SID = "AC" + "b" * 32
 TRACKING_NUMBER = "+18005550100"  # sunbelt-refi in warmline.yaml: TX FL GA AZ NC TN
@@ -76,6 +91,8 @@ LATENCY_TARGET_MS = 25.0
 RATIO_TARGET = 0.40
 TROUBLE = "technical difficulties"
 BUSY_MACHINE_CORES = 0.25  # "other" CPU above this during a phase: the figures are disturbed
+ROUTING_PREFIX = "warmline:routing:"  # ivr.routing.usage.PREFIX
+FAR_EXPIRY = "2099-12-31"
 
 # Every script qualifies and is transferred: the longest path through the flow.
 SCRIPTS: list[tuple[str, list[dict[str, object]]]] = [
@@ -141,6 +158,37 @@ class ThinkingCaller:
     async def dial(self, heard: Any, spec: Any) -> Any:
         await self._think()
         return await self._script.dial(heard, spec)
+
+
+# -- the deployment ------------------------------------------------------------------------------
+
+
+def write_deployment(folder: Path, token: str) -> Path:
+    """The sample ``warmline.yaml`` with officers who can take any call at any hour.
+
+    Each sample officer becomes ``<token>-<id>``: every licence current until 2099, open around
+    the clock, no caps, no holidays; loan types, states, minimums and duplicate windows kept.
+    The pools keep their ids (the flows name them) and strategies. Paths are made absolute.
+    """
+    sample = yaml.safe_load((ROOT / "warmline.yaml").read_text())
+    officers = []
+    for officer in sample.get("officers", []):
+        officer = {**officer, "id": f"{token}-{officer['id']}"}
+        officer["licences"] = dict.fromkeys(officer["licences"], FAR_EXPIRY)
+        officer["hours"] = {"mon-sun": "00:00-24:00"}
+        officer.pop("caps", None)
+        officer.pop("holidays", None)
+        officers.append(officer)
+    pools = [
+        {**pool, "officers": [f"{token}-{o}" for o in pool.get("officers", [])]}
+        for pool in sample.get("pools", [])
+    ]
+    sample.update(officers=officers, pools=pools)
+    sample["flows"] = str(ROOT / sample.get("flows", "flows"))
+    sample["blocklist"] = [str(ROOT / name) for name in sample.get("blocklist", [])]
+    path = folder / "webhook-load-deployment.yaml"
+    path.write_text(yaml.safe_dump(sample, sort_keys=False))
+    return path
 
 
 # -- servers -----------------------------------------------------------------------------------
@@ -231,8 +279,15 @@ def bare_documents() -> dict[int, bytes]:
         2: gather(3),
         3: gather(4, "speech"),
         4: '<Dial action="/twilio/dial?turn=5" answerOnBridge="true" method="POST" timeout="25">'
-        "<Number>+15125550101</Number></Dial>",
+        '<Number method="POST" statusCallback="/twilio/officer-status?claim=c" '
+        'statusCallbackEvent="initiated ringing answered completed" '
+        'statusCallbackMethod="POST" url="/twilio/whisper?turn=6">+15125550101</Number></Dial>',
         5: "<Hangup/>",
+        # the officer's leg: the whisper and the accept key, then the reply that bridges
+        6: '<Gather action="/twilio/whisper-reply?turn=7" input="dtmf" method="POST" '
+        'numDigits="1" timeout="8"><Say>New mortgage lead. Press 1 to take the call.</Say>'
+        "</Gather><Hangup/>",
+        7: "<Say>Connecting you now.</Say>",
     }
     head = '<?xml version="1.0" encoding="UTF-8"?><Response>'
     return {turn: (head + body + "</Response>").encode() for turn, body in docs.items()}
@@ -253,9 +308,10 @@ def serve_bare(port: int) -> None:
         return web.Response()
 
     app = web.Application()
-    for path in ("voice", "gather", "no-input", "record", "dial"):
+    for path in ("voice", "gather", "no-input", "record", "dial", "whisper", "whisper-reply"):
         app.router.add_post(f"/twilio/{path}", twiml)
     app.router.add_post("/twilio/status", empty)
+    app.router.add_post("/twilio/officer-status", empty)
     app.router.add_post("/twilio/recording-status", empty)
     app.router.add_get("/healthz", empty)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
@@ -279,6 +335,7 @@ class Phase:
     redis_cpu_s: float | None = None
     machine_cpu_s: float | None = None
     call_sids: list[str] = field(default_factory=list)
+    callers: list[str] = field(default_factory=list)
     recording_sids: list[str] = field(default_factory=list)
 
     @property
@@ -341,6 +398,7 @@ async def drive(
             _, turns = SCRIPTS[call_rng.randrange(len(SCRIPTS))]
             caller = ThinkingCaller(turns, call_rng, think_s)
             from_number = f"+1512{call_rng.randrange(2_000_000, 9_999_999):07d}"
+            phase.callers.append(from_number)
             try:
                 record = await carrier.place_call(
                     caller, from_number=from_number, to_number=TRACKING_NUMBER
@@ -403,14 +461,33 @@ async def redis_cpu(url: str | None) -> float | None:
         await redis.aclose()
 
 
-async def forget_calls(redis_url: str, phase: Phase) -> None:
-    """Delete what this run's calls left in Redis: call hashes, dedupe keys, stream entries."""
+async def forget_calls(redis_url: str, phase: Phase, token: str) -> None:
+    """Delete what this run's calls left in Redis: call hashes, dedupe keys, stream entries, the
+    callers' repeat marks, and the routing counters and claims of the run's officers."""
     from redis.asyncio import Redis
+
+    from ivr.compliance.repeats import RepeatCallers
 
     redis = Redis.from_url(redis_url)
     try:
         keys = [f"warmline:call:{sid}" for sid in phase.call_sids]
         keys += [f"warmline:recording-seen:{sid}" for sid in phase.recording_sids]
+        repeats = RepeatCallers(redis)
+        campaign = campaign_of(TRACKING_NUMBER)
+        for caller in set(phase.callers):  # the same key names the server wrote
+            keys += repeats.campaign_keys(caller, campaign, across_campaigns=True)
+        keys += [k async for k in redis.scan_iter(match=f"{ROUTING_PREFIX}*{token}-*", count=1000)]
+        claims = [k async for k in redis.scan_iter(match=f"{ROUTING_PREFIX}claim:*", count=1000)]
+        if claims:
+            pipe = redis.pipeline(transaction=False)
+            for key in claims:
+                pipe.hget(key, "officer")
+            holders = await pipe.execute()
+            keys += [
+                key
+                for key, holder in zip(claims, holders, strict=True)
+                if holder and holder.decode().startswith(f"{token}-")
+            ]
         for start in range(0, len(keys), 1000):
             await redis.delete(*keys[start : start + 1000])
         ours = set(phase.call_sids)
@@ -422,6 +499,12 @@ async def forget_calls(redis_url: str, phase: Phase) -> None:
             await redis.delete("warmline:recordings")  # only our entries were there
     finally:
         await redis.aclose()
+
+
+def campaign_of(number: str) -> str:
+    """The sample deployment's campaign for a tracking number."""
+    sample = yaml.safe_load((ROOT / "warmline.yaml").read_text())
+    return next(n["campaign"] for n in sample["numbers"] if n["number"] == number)
 
 
 # -- figures -----------------------------------------------------------------------------------
@@ -689,6 +772,8 @@ def run_phases(args: argparse.Namespace, phases: list[Phase], workdir: Path) -> 
         phases.append(phase)
     else:
         token = secrets.token_hex(16)
+        officers = f"bench-{secrets.token_hex(3)}"
+        deployment = write_deployment(workdir, officers)
         port = free_port()
         redis_url = args.redis_url or os.environ.get("WARMLINE_REDIS_URL", DEFAULT_REDIS_URL)
         env = {
@@ -696,7 +781,7 @@ def run_phases(args: argparse.Namespace, phases: list[Phase], workdir: Path) -> 
             "WARMLINE_TWILIO_AUTH_TOKEN": token,
             "WARMLINE_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "WARMLINE_REDIS_URL": redis_url,
-            "WARMLINE_DEPLOYMENT": str(ROOT / "warmline.yaml"),
+            "WARMLINE_DEPLOYMENT": str(deployment),
             "WARMLINE_CALL_TTL_S": "3600",
             "PYTHONUNBUFFERED": "1",
         }
@@ -707,7 +792,7 @@ def run_phases(args: argparse.Namespace, phases: list[Phase], workdir: Path) -> 
             try:
                 asyncio.run(drive(phase, url, url, token, args, pid, redis_url))
             finally:
-                asyncio.run(forget_calls(redis_url, phase))
+                asyncio.run(forget_calls(redis_url, phase, officers))
     if not args.skip_bare:
         port = free_port()
         command = [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port)]

@@ -32,14 +32,16 @@ class RepeatCallers:
         """Note a call to ``campaign``; True when it repeats one inside the window."""
         if window_h <= 0 or not caller:
             return False
-        scopes = [f"campaign:{campaign}"]
-        if across_campaigns:
-            scopes.append(f"campaign:{ACROSS_CAMPAIGNS}")
         pipe = self._redis.pipeline(transaction=False)
-        for scope in scopes:
-            pipe.set(self._key(scope, caller), "1", nx=True, ex=window_h * HOUR_S)
+        for key in self.campaign_keys(caller, campaign, across_campaigns):
+            pipe.set(key, "1", nx=True, ex=window_h * HOUR_S)
         first = await pipe.execute()
         return not all(first)
+
+    def campaign_keys(self, caller: str, campaign: str, across_campaigns: bool) -> list[str]:
+        """The marks a call to ``campaign`` sets (what an operator deletes to forget a caller)."""
+        scopes = [campaign, ACROSS_CAMPAIGNS] if across_campaigns else [campaign]
+        return [self._key(f"campaign:{scope}", caller) for scope in scopes]
 
     async def sent_before(self, caller: str, officers: Sequence[Officer]) -> set[str]:
         """The officers (with a window) who were connected to this caller inside it."""
