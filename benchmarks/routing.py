@@ -77,7 +77,7 @@ from ivr.routing.decision import Decision, RouteRequest  # noqa: E402
 from ivr.routing.eligibility import CallAttributes  # noqa: E402
 from ivr.routing.hours import DAYS  # noqa: E402
 from ivr.routing.router import Router, open_router  # noqa: E402
-from ivr.routing.usage import PREFIX  # noqa: E402
+from ivr.routing.usage import UsageBook  # noqa: E402
 from scoring.qualification import CREDIT_BANDS  # noqa: E402
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -371,27 +371,15 @@ async def concurrent(
     series.wall_s = routed_s
 
 
-async def forget(redis_url: str, token: str) -> int:
-    """Delete this run's routing keys: its officers' and pools' counters, rotations and claims."""
+async def forget(redis_url: str, setup: Setup) -> int:
+    """Delete this run's routing keys: its officers' counters and claims, its pools' rotations."""
     from redis.asyncio import Redis
 
     redis = Redis.from_url(redis_url)
     try:
-        ours = [key async for key in redis.scan_iter(match=f"{PREFIX}*{token}*", count=1000)]
-        claims = [key async for key in redis.scan_iter(match=f"{PREFIX}claim:*", count=1000)]
-        if claims:
-            pipe = redis.pipeline(transaction=False)
-            for key in claims:
-                pipe.hget(key, "officer")
-            holders = await pipe.execute()
-            ours += [
-                key
-                for key, holder in zip(claims, holders, strict=True)
-                if holder and holder.decode().startswith(f"{token}-")
-            ]
-        for start in range(0, len(ours), 1000):
-            await redis.delete(*ours[start : start + 1000])
-        return len(ours)
+        return await UsageBook(redis).forget(
+            {o.id for o in setup.deployment.officers}, {p.id for p in setup.deployment.pools}
+        )
     finally:
         await redis.aclose()
 
@@ -740,7 +728,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with bidder_process(port, Path(folder) / "bidders.log") as pid:
                 measured = asyncio.run(measure(args, setup, token, pid))
         finally:
-            deleted = asyncio.run(forget(args.redis_url, token))
+            deleted = asyncio.run(forget(args.redis_url, setup))
     result = report(args, measured, info)
     print(f"(deleted the run's {deleted} Redis keys)")
     if args.json:

@@ -91,7 +91,6 @@ LATENCY_TARGET_MS = 25.0
 RATIO_TARGET = 0.40
 TROUBLE = "technical difficulties"
 BUSY_MACHINE_CORES = 0.25  # "other" CPU above this during a phase: the figures are disturbed
-ROUTING_PREFIX = "warmline:routing:"  # ivr.routing.usage.PREFIX
 FAR_EXPIRY = "2099-12-31"
 
 # Every script qualifies and is transferred: the longest path through the flow.
@@ -467,6 +466,7 @@ async def forget_calls(redis_url: str, phase: Phase, token: str) -> None:
     from redis.asyncio import Redis
 
     from ivr.compliance.repeats import RepeatCallers
+    from ivr.routing.usage import PREFIX, UsageBook
 
     redis = Redis.from_url(redis_url)
     try:
@@ -476,18 +476,11 @@ async def forget_calls(redis_url: str, phase: Phase, token: str) -> None:
         campaign = campaign_of(TRACKING_NUMBER)
         for caller in set(phase.callers):  # the same key names the server wrote
             keys += repeats.campaign_keys(caller, campaign, across_campaigns=True)
-        keys += [k async for k in redis.scan_iter(match=f"{ROUTING_PREFIX}*{token}-*", count=1000)]
-        claims = [k async for k in redis.scan_iter(match=f"{ROUTING_PREFIX}claim:*", count=1000)]
-        if claims:
-            pipe = redis.pipeline(transaction=False)
-            for key in claims:
-                pipe.hget(key, "officer")
-            holders = await pipe.execute()
-            keys += [
-                key
-                for key, holder in zip(claims, holders, strict=True)
-                if holder and holder.decode().startswith(f"{token}-")
-            ]
+        sample = yaml.safe_load((ROOT / "warmline.yaml").read_text())
+        officers = {f"{token}-{o['id']}" for o in sample.get("officers", [])}
+        await UsageBook(redis).forget(officers)
+        seen = f"{PREFIX}seen:officer:{token}-*"  # the officers' own repeat-caller marks
+        keys += [k async for k in redis.scan_iter(match=seen, count=1000)]
         for start in range(0, len(keys), 1000):
             await redis.delete(*keys[start : start + 1000])
         ours = set(phase.call_sids)

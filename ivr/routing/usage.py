@@ -21,7 +21,7 @@ state is here, not in a process.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -232,6 +232,38 @@ class UsageBook:
             live, hourly, daily = values[index * 3 : index * 3 + 3]
             result[officer.id] = Usage(int(hourly or 0), int(daily or 0), int(live))
         return result
+
+    async def forget(self, officers: Collection[str], pools: Collection[str] = ()) -> int:
+        """Delete the legs, counters and claims of ``officers`` and the rotation of ``pools``.
+
+        For officers and pools that are gone for good (or a benchmark's own); one scan of the
+        routing keys. Returns how many keys were deleted.
+        """
+        doomed: list[str] = []
+        claims: list[str] = []
+        async for raw in self._redis.scan_iter(match=f"{self._prefix}*", count=1000):
+            key = _text(raw)
+            kind, _, rest = key.removeprefix(self._prefix).partition(":")
+            name = rest.split(":", 1)[0]
+            if kind == "claim":
+                claims.append(key)
+            elif (kind in ("legs", "hour", "day") and name in officers) or (
+                kind in ("rotation", "ticket") and name in pools
+            ):
+                doomed.append(key)
+        if claims:
+            pipe = self._redis.pipeline(transaction=False)
+            for key in claims:
+                pipe.hget(key, "officer")
+            holders = await pipe.execute()
+            doomed += [
+                key
+                for key, holder in zip(claims, holders, strict=True)
+                if holder is not None and _text(holder) in officers
+            ]
+        for start in range(0, len(doomed), 1000):
+            await self._redis.delete(*doomed[start : start + 1000])
+        return len(doomed)
 
     def _officer_keys(self, officer: Officer, now: float) -> list[str]:
         local = datetime.fromtimestamp(now, UTC).astimezone(officer.zone)

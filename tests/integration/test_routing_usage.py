@@ -251,3 +251,16 @@ async def test_weighted_banks_no_burst_for_an_officer_kept_full(book: UsageBook)
     await book.settle("long-call", connected=True)
     after = await picks([book], "weighted", [[ana, ben]] * 6)
     assert Counter(after) == {"ana": 3, "ben": 3}, after
+
+
+async def test_forget_deletes_only_the_named_officers_and_pools(redis: Redis) -> None:
+    prefix = new_prefix()
+    book = UsageBook(redis, prefix=prefix)
+    gone, kept = officer(id="gone"), officer(id="kept")
+    await book.claim("c1", "old-pool", "round_robin", [gone], T, LEASE)
+    await book.claim("c2", "live-pool", "round_robin", [kept], T, LEASE)
+    deleted = await book.forget({"gone"}, {"old-pool"})
+    assert deleted == 6  # legs, hour, day, the claim, the rotation and its ticket
+    left = sorted([k.decode().removeprefix(prefix) async for k in redis.scan_iter(f"{prefix}*")])
+    assert [k.split(":")[0] for k in left] == ["claim", "day", "hour", "legs", "rotation", "ticket"]
+    assert all("gone" not in k and "old-pool" not in k for k in left)
