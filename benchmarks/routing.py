@@ -49,16 +49,12 @@ import contextlib
 import json
 import math
 import os
-import platform
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +67,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from webhook_load import (  # noqa: E402
+    cpu_seconds,
+    free_port,
+    machine,
+    machine_busy_seconds,
+    percentile,
+    redis_cpu,
+    wait_healthy,
+)
 
 from ivr.deployment import Setup, load_setup  # noqa: E402
 from ivr.routing.decision import Decision, RouteRequest  # noqa: E402
@@ -239,12 +245,6 @@ def bid_for(officer_id: str) -> str:
     return f"{20 + zlib.crc32(officer_id.encode()) % 3000 / 100:.2f}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def bidder_process(port: int, log: Path) -> Iterator[int]:
     """Start the bidders, wait for them, yield their pid, stop them."""
@@ -252,19 +252,7 @@ def bidder_process(port: int, log: Path) -> Iterator[int]:
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"bidders exited with {process.returncode}:\n{log.read_text()}")
-            with (
-                contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response,
-            ):
-                if response.status == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise SystemExit("the bidders did not start in 30 s")
-            time.sleep(0.05)
+        wait_healthy(f"http://127.0.0.1:{port}", process, log)
         yield process.pid
     finally:
         process.terminate()
@@ -384,37 +372,6 @@ async def forget(redis_url: str, setup: Setup) -> int:
         await redis.aclose()
 
 
-def machine_busy_seconds() -> float | None:
-    """CPU seconds all cores of the machine have spent busy so far (Linux /proc/stat)."""
-    try:
-        first = Path("/proc/stat").read_text().splitlines()[0].split()
-    except (OSError, IndexError):
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in first[1:9])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu_seconds(pid: int) -> float | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def redis_cpu_seconds(url: str) -> float | None:
-    from redis.asyncio import Redis
-
-    redis = Redis.from_url(url)
-    try:
-        info = await redis.info("cpu")
-        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-    except Exception:
-        return None
-    finally:
-        await redis.aclose()
-
-
 @dataclass
 class CpuMeter:
     """Cores kept busy during a stretch: this process, the bidders, Redis, and everything else."""
@@ -428,8 +385,8 @@ class CpuMeter:
             "wall": time.perf_counter(),
             "machine": machine_busy_seconds(),
             "self": time.process_time(),
-            "bidders": process_cpu_seconds(self.bidders_pid),
-            "redis": await redis_cpu_seconds(self.redis_url),
+            "bidders": cpu_seconds(self.bidders_pid),
+            "redis": await redis_cpu(self.redis_url),
         }
 
     async def start(self) -> None:
@@ -454,14 +411,6 @@ class CpuMeter:
 # -- figures ------------------------------------------------------------------------------------
 
 
-def percentile(sorted_values: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile of already sorted values."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
 def summary(values: Sequence[float]) -> dict[str, float]:
     ordered = sorted(values)
     return {
@@ -470,22 +419,6 @@ def summary(values: Sequence[float]) -> dict[str, float]:
         "p90_ms": percentile(ordered, 90),
         "p99_ms": percentile(ordered, 99),
         "max_ms": ordered[-1] if ordered else math.nan,
-    }
-
-
-def machine() -> dict[str, Any]:
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model or platform.processor(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 

@@ -11,25 +11,13 @@ from contextlib import asynccontextmanager
 import pytest
 
 from ivr.jobs import Worker
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture
 def stream() -> str:
     """A stream name no other test uses."""
     return f"test:jobs:{uuid.uuid4().hex[:12]}"
-
-
-class FakeClock:
-    """Epoch seconds that move only when the test says so."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from ivr.jobs import Backoff, JobQueue, job_stats
 from ivr.jobs.queue import Failure, sibling_key
 from ivr.telephony.recording_events import RECORDINGS_STREAM, RecordingEvents
-from tests.jobs.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.integration
 

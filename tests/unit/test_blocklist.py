@@ -11,6 +11,7 @@ import pytest
 
 from ivr.compliance.blocklist import Blocklist, BlocklistError, normalise
 from ivr.logs import FieldsFormatter
+from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.unit
 
@@ -18,17 +19,6 @@ FIXTURES = Path(__file__).parent / "blocklists"
 GOOD = FIXTURES / "good.txt"
 BAD = FIXTURES / "bad.txt"
 INTERVAL = 5.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
