@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL
+
+from ivr.records.database import database_url
 
 
 class Settings(BaseSettings):
@@ -48,6 +51,18 @@ class Settings(BaseSettings):
         default=6.0, description="After this, a spoken answer falls back to the keypad."
     )
     twilio_media_basic_auth: bool = False
+    data_dir: str = Field(
+        default="data", description="Where the default SQLite records database lives."
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="The records database, e.g. postgresql://user:pass@host/warmline. Unset: "
+        "SQLite at <data_dir>/warmline.db.",
+    )
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for the JSON API (/api/…); unset: the API answers 404.",
+    )
     host: str = "127.0.0.1"
     port: int = 8080
     call_ttl_s: int = 6 * 3600
@@ -84,3 +99,8 @@ class Settings(BaseSettings):
     @property
     def public_base(self) -> str:
         return self.public_url.rstrip("/")
+
+    @property
+    def records_url(self) -> URL:
+        configured = self.database_url.get_secret_value() if self.database_url else None
+        return database_url(configured, self.data_dir)

@@ -17,3 +17,12 @@ class Strict(BaseModel):
     """Unknown fields are errors and loaded configuration never changes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def cents(amount: Decimal) -> int:
+    """Money as whole cents, the way records store it (exact on every database)."""
+    return int((amount * 100).to_integral_value())
+
+
+def dollars(whole_cents: int) -> Decimal:
+    return (Decimal(whole_cents) / 100).quantize(Decimal("0.01"))

@@ -208,11 +208,13 @@ class JobQueue:
             for entry_id, attempt, flat in found
         ]
 
-    async def ack(self, job: Job) -> bool:
-        """The job is done: acknowledge and delete its entry. False if it was already done."""
+    async def ack(self, job: Job, *more: Job) -> bool:
+        """The jobs are done: acknowledge and delete their entries in one step. False if none
+        was still pending (all were already done)."""
+        ids = [job.id, *(other.id for other in more)]
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xack(self.stream, self.group, job.id)
-            pipe.xdel(self.stream, job.id)
+            pipe.xack(self.stream, self.group, *ids)
+            pipe.xdel(self.stream, *ids)
             acked, _ = await pipe.execute()
         return bool(acked)
 

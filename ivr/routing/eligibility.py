@@ -59,6 +59,13 @@ def eligibility(officer: Officer, call: CallAttributes, now: datetime, usage: Us
     return Eligibility(not reasons, reasons)
 
 
+def unmet_filters(officer: Officer, call: CallAttributes, at: datetime) -> list[str]:
+    """The officer's standing filters the call fails — licence, loan type, minimums — without
+    the moment's hours and caps: what billing re-checks after the call."""
+    local = at.astimezone(officer.zone)
+    return [*_licence(officer, call, local), *_loan_type(officer, call), *_minimums(officer, call)]
+
+
 def _licence(officer: Officer, call: CallAttributes, local: datetime) -> list[str]:
     if call.state is None:
         return ["caller's state unknown"]

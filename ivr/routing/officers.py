@@ -80,6 +80,10 @@ class Officer(Strict):
     )
     min_credit_band: str | None = None
     min_score: Annotated[int, Field(ge=0, le=100)] | None = None
+    min_billable_score: Annotated[int, Field(ge=0, le=100)] | None = Field(
+        default=None,
+        description="A bridged call scoring below this does not bill (unset: any score bills).",
+    )
     ping_url: HttpUrl | None = Field(
         default=None, description="Where ping-post asks for a bid before the transfer."
     )

@@ -15,12 +15,18 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
+from sqlalchemy import Engine
 
 from ivr.compliance.blocklist import Blocklist
 from ivr.compliance.repeats import RepeatCallers
 from ivr.config import Settings
 from ivr.deployment import Setup
+from ivr.jobs.runner import default_consumer_name
 from ivr.qualifier import Qualifier, open_qualifier
+from ivr.records.api import records_routes
+from ivr.records.database import open_engine
+from ivr.records.journal import RECORDS_STREAM, RecordJournal
+from ivr.records.recorder import Recorder, RecordWriter, records_queue
 from ivr.routing.router import Router
 from ivr.routing.usage import UsageBook
 from ivr.telephony.call_store import CallStore
@@ -33,6 +39,8 @@ SETTINGS = web.AppKey("settings", Settings)
 SETUP = web.AppKey("setup", Setup)
 REDIS = web.AppKey("redis", Redis)
 WEBHOOKS = web.AppKey("webhooks", TwilioWebhooks)
+RECORDS = web.AppKey("records", Engine)
+RECORDER = web.AppKey("recorder", Recorder)
 
 MAX_WEBHOOK_BYTES = 64 * 1024
 BLOCKLIST_CHECK_S = 5.0
@@ -47,8 +55,14 @@ def create_app(
     setup: Setup,
     redis_url: str,
     clock: Callable[[], float] = time.time,
+    *,
+    recorder: bool = True,
 ) -> web.Application:
-    """Build the application; Redis is connected on start-up and closed on cleanup."""
+    """Build the application; Redis is connected on start-up and closed on cleanup.
+
+    ``recorder``: drain the records journal into the database in this process (every server
+    does by default; tests that read the journal itself turn it off).
+    """
     if settings.twilio_auth_token is None:
         raise MissingSecret(
             "WARMLINE_TWILIO_AUTH_TOKEN is not set: webhooks cannot be verified. Set it to your "
@@ -65,7 +79,7 @@ def create_app(
     app[REDIS] = redis
     webhooks = TwilioWebhooks(
         setup=setup,
-        store=CallStore(redis, settings.call_ttl_s),
+        store=CallStore(redis, settings.call_ttl_s, journal=RECORDS_STREAM),
         recordings=RecordingEvents(redis),
         public_base=settings.public_base,
         clock=clock,
@@ -76,10 +90,21 @@ def create_app(
     webhooks.router = Router(setup, UsageBook(redis), repeats, clock)
     webhooks.repeats = repeats
     webhooks.blocklist = Blocklist.load(setup.blocklist_paths)
+    webhooks.journal = RecordJournal(redis)
     app[WEBHOOKS] = webhooks
+    records = open_engine(settings.records_url)
+    app[RECORDS] = records
+    app[RECORDER] = Recorder(
+        records_queue(redis), RecordWriter(records, setup, clock), default_consumer_name()
+    )
     app.add_routes(webhooks.routes())
+    app.add_routes(records_routes(records, settings.api_token))
     app.router.add_get("/healthz", health)
     app.cleanup_ctx.append(_redis_lifecycle)
+    if recorder:
+        app.cleanup_ctx.append(_records_lifecycle)
+    else:
+        app.on_cleanup.append(_dispose_records)
     app.cleanup_ctx.append(_ping_lifecycle)
     app.cleanup_ctx.append(_blocklist_lifecycle)
     app.cleanup_ctx.append(_intent_lifecycle)
@@ -167,6 +192,25 @@ async def _blocklist_lifecycle(app: web.Application) -> AsyncIterator[None]:
         await watcher
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.remove_signal_handler(signal.SIGHUP)
+
+
+async def _records_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Migrate and sync the records database, then drain the journal into it until shutdown.
+
+    Calls are taken even while the database is unreachable: the journal keeps every record in
+    Redis and the recorder catches up when the database returns.
+    """
+    recorder = app[RECORDER]
+    stop = asyncio.Event()
+    task = asyncio.create_task(recorder.run(stop))
+    yield
+    stop.set()
+    await task
+    await _dispose_records(app)
+
+
+async def _dispose_records(app: web.Application) -> None:
+    await asyncio.to_thread(app[RECORDS].dispose)
 
 
 async def _redis_lifecycle(app: web.Application) -> AsyncIterator[None]:

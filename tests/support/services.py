@@ -77,6 +77,7 @@ def start_server(
         "WARMLINE_DEPLOYMENT": str(deployment),
         "WARMLINE_PORT": str(port),
         "WARMLINE_INTENT_MODEL": NO_INTENT_MODEL,
+        "WARMLINE_DATA_DIR": str(workdir / "data"),
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
@@ -122,7 +123,7 @@ def test_redis_url() -> Iterator[str]:
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The caller's environment without any Warmline, Twilio or proxy setting (and so without
-    the intent model), plus ``extra``."""
+    the intent model) but the records' data folder, plus ``extra``."""
     dropped = ("WARMLINE_", "TWILIO_")
     proxies = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
     clean = {
@@ -130,10 +131,12 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(dropped) and k.lower() not in proxies
     }
+    records = os.environ.get("WARMLINE_DATA_DIR")  # the tests' temp folder (tests/conftest.py)
     return {
         **clean,
         "PYTHONUNBUFFERED": "1",
         "WARMLINE_INTENT_MODEL": NO_INTENT_MODEL,
+        **({"WARMLINE_DATA_DIR": records} if records else {}),
         **(extra or {}),
     }
 

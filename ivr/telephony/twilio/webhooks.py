@@ -43,6 +43,7 @@ from ivr.engine.transfer import ACCEPT_KEY, whisper_text
 from ivr.flows.schema import AskStep, TransferStep
 from ivr.logs import fields
 from ivr.qualifier import Qualifier
+from ivr.records.journal import IDEMPOTENCY_HEADER, CallbackSource, RecordJournal
 from ivr.routing.router import Router
 from ivr.telephony.call_store import CallStore, StoredCall
 from ivr.telephony.recording_events import RecordingEvents
@@ -106,6 +107,8 @@ class TwilioWebhooks:
         """Set by the application; None: transfers find nobody and take the flow's fallback."""
         self.blocklist = Blocklist.empty()
         self.repeats: RepeatCallers | None = None
+        self.journal: RecordJournal | None = None
+        """Set by the application: carrier callbacks are journaled for the call records."""
         self.voice_wait_s = voice_wait_s
         self.voice_budget_s = voice_budget_s
         # Every call of a flow goes through the same turns (the same prompts at the same turn
@@ -336,6 +339,7 @@ class TwilioWebhooks:
         _required(form, "CallSid")
         claim = request.query.get("claim", "")
         status = str(form.get("CallStatus", ""))
+        await self._journal("officer-status", request, form)
         if self.router is not None and claim:
             try:
                 if status == "in-progress":
@@ -386,6 +390,7 @@ class TwilioWebhooks:
         form = await request.post()
         call_sid = _required(form, "CallSid")
         status = str(form.get("CallStatus", ""))
+        await self._journal("status", request, form)
         if status in ENDED_STATUSES:
             try:
                 await self._advance(call_sid, CallerHungUp(self.clock()), None)
@@ -398,6 +403,7 @@ class TwilioWebhooks:
         form = await request.post()
         call_sid = _required(form, "CallSid")
         recording_sid = _required(form, "RecordingSid")
+        await self._journal("recording-status", request, form)
         if form.get("RecordingStatus") == "completed":
             keys = (
                 "RecordingUrl",
@@ -411,6 +417,16 @@ class TwilioWebhooks:
             entry.update({key: str(form[key]) for key in keys if key in form})
             await self.recordings.enqueue(recording_sid, entry)
         return web.Response(status=200)
+
+    async def _journal(self, source: CallbackSource, request: web.Request, form: Form) -> None:
+        """Keep the callback for the call's record before it is answered (503 if we cannot)."""
+        if self.journal is None:
+            return
+        try:
+            await self.journal.callback(source, form, request.headers.get(IDEMPOTENCY_HEADER))
+        except RedisError:
+            log.exception("records journal unavailable", extra=fields(source=source))
+            raise web.HTTPServiceUnavailable(text="Records unavailable.\n") from None
 
     # -- helpers ----------------------------------------------------------------------------
 

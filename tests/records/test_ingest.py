@@ -1,0 +1,206 @@
+"""The journal applied to real databases: idempotent, order-tolerant, and nothing lost.
+
+Calls are played by the fake carrier against the real app (every status event subscribed,
+status callbacks duplicated and shuffled), then the journal they left is applied in order and,
+into a fresh database, every entry twice in a random order and random batches: both must give
+the same records. Runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from ivr.deployment import Setup, load_setup
+from ivr.records import tables as t
+from ivr.records.ingest import JournalEntry
+from ivr.records.journal import RECORDS_STREAM, RecordJournal
+from ivr.records.recorder import Recorder, RecordWriter, records_queue
+from tests.records.played import (
+    in_batches,
+    journal,
+    journaling_server,
+    play,
+    scrambled,
+    snapshot,
+)
+from tests.support.databases import empty_tables
+
+pytestmark = pytest.mark.integration
+
+CALLER = "+15125550123"
+
+
+@pytest.fixture
+def setup(scenario_deployment_path: Path) -> Setup:
+    return load_setup(scenario_deployment_path)
+
+
+@pytest.fixture
+async def played(
+    redis: Redis, redis_url: str, records_url: str, setup: Setup
+) -> list[JournalEntry]:
+    """Four calls' journal: billable, a repeat that connects again, declined→next, abandoned."""
+    faults = {"duplicate_status_callbacks": True, "shuffle_status_callbacks": True}
+    async with journaling_server(setup, redis_url, records_url) as base:
+        await play(base, "keypad_refinance_texas", caller=CALLER, seed=1, **faults)
+        await play(base, "keypad_refinance_texas", caller=CALLER, seed=2, **faults)
+        await play(base, "declined_then_next_officer", caller="+15125550177", seed=3, **faults)
+        await play(base, "caller_hangs_up_early", caller="+15125550188", seed=4, **faults)
+    return await journal(redis)
+
+
+def writer(engine: Engine, setup: Setup) -> RecordWriter:
+    prepared = RecordWriter(engine, setup, time.time)
+    prepared.prepare()
+    return prepared
+
+
+def test_the_journal_holds_states_and_every_callback_twice(played: list[JournalEntry]) -> None:
+    kinds = [e.kind for e in played]
+    assert kinds.count("state") >= 4 * 3
+    status = [e for e in played if e.kind == "callback" and e.source == "status"]
+    # ringing, answered, completed (an inbound call is never "initiated") for each of 4 calls,
+    # each delivered twice
+    assert len(status) == 4 * 3 * 2
+    assert {e.source for e in played if e.kind == "callback"} == {"status", "officer-status"}
+
+
+def test_in_order_records_are_the_expected_ones(
+    played: list[JournalEntry], records: Engine, setup: Setup
+) -> None:
+    writer(records, setup).apply(played)
+    with Session(records) as session:
+        lines = {line.call_id: line for line in session.scalars(select(t.BillingLine))}
+        calls = session.scalars(select(t.Call).order_by(t.Call.started_at)).all()
+        assert [c.outcome for c in calls] == [
+            "transferred",
+            "transferred",
+            "transferred",
+            "abandoned",
+        ]
+        first, repeat, rolled, abandoned = calls
+        assert (first.officer_id, first.connected, first.carrier_status) == (
+            "amy-ng",
+            True,
+            "completed",
+        )
+        assert first.carrier_sequence == 2 and first.duration_s is not None
+        assert [(a.officer_id, a.outcome) for a in rolled.attempts] == [
+            ("amy-ng", "declined"),
+            ("bo-reyes", "bridged"),
+        ]
+        assert {a.slot: a.value for a in first.answers} == {
+            "loan_type": "refinance",
+            "state": "TX",
+            "credit_band": "good",
+            "goal": "refinance to a lower rate",
+            "intent": "unknown",
+            "score": "70",
+            "qualified": "yes",
+        }
+        assert (lines[first.id].billable, lines[first.id].revenue_cents) == (True, 4500)
+        assert lines[first.id].payout_cents == 3500
+        assert lines[repeat.id].rule == "duplicate"
+        assert lines[repeat.id].reason == f"duplicate of call {first.call_sid} 0 min ago"
+        assert (lines[rolled.id].officer_id, lines[rolled.id].billable) == ("bo-reyes", True)
+        assert lines[rolled.id].reason == "bridged 120 s ≥ 120 s to bo-reyes"
+        assert (lines[abandoned.id].rule, lines[abandoned.id].officer_id) == ("not_connected", None)
+        timeline = session.scalars(
+            select(t.CallEvent.event)
+            .where(t.CallEvent.call_sid == first.call_sid, t.CallEvent.source == "status")
+            .order_by(t.CallEvent.sequence)
+        ).all()
+        assert timeline == ["ringing", "in-progress", "completed"]
+
+
+def test_twice_and_shuffled_gives_the_same_records(
+    played: list[JournalEntry], records: Engine, setup: Setup
+) -> None:
+    writer(records, setup).apply(played)
+    expected = snapshot(records)
+    for seed in (11, 12):
+        empty_tables(records)
+        replay = writer(records, setup)
+        for batch in in_batches(scrambled(played, seed), seed):
+            replay.apply(batch)
+        assert snapshot(records) == expected
+
+
+def test_a_stale_snapshot_never_rolls_a_call_back(
+    played: list[JournalEntry], records: Engine, setup: Setup
+) -> None:
+    recorder = writer(records, setup)
+    recorder.apply(played)
+    first_state = next(e for e in played if e.kind == "state")
+    recorder.apply([first_state])
+    with Session(records) as session:
+        call = session.scalars(select(t.Call).where(t.Call.call_sid == first_state.call_sid)).one()
+        assert (call.status, call.revision) == (
+            "ended",
+            max(e.revision for e in played if e.call_sid == call.call_sid and e.kind == "state"),
+        )
+
+
+def test_a_callback_for_an_unknown_call_is_kept_and_joins_it_later(
+    played: list[JournalEntry], records: Engine, setup: Setup
+) -> None:
+    recorder = writer(records, setup)
+    callbacks = [e for e in played if e.kind == "callback"]
+    recorder.apply(callbacks)
+    with Session(records) as session:
+        assert session.scalar(select(func.count()).select_from(t.Call)) == 0
+        kept = session.scalar(select(func.count()).select_from(t.CallEvent))
+        assert kept == len(
+            {(e.source, e.body["CallSid"], e.body["SequenceNumber"]) for e in callbacks}
+        )
+    recorder.apply([e for e in played if e.kind == "state"])
+    with Session(records) as session:
+        carrier = session.execute(select(t.Call.carrier_status, t.Call.duration_s)).all()
+        assert carrier and all(status == "completed" and s is not None for status, s in carrier)
+
+
+async def test_a_recorder_that_dies_mid_batch_loses_nothing_and_counts_nothing_twice(
+    played: list[JournalEntry], records: Engine, setup: Setup, redis: Redis
+) -> None:
+    queue = records_queue(redis, visibility_timeout_s=0.05)
+    await queue.ensure_group()
+    dead = await queue.claim("recorder-that-dies", count=10)  # claimed, never acknowledged
+    assert len(dead) == 10
+    survivor = Recorder(queue, RecordWriter(records, setup, time.time), "survivor", batch=7)
+    await survivor.start()
+    await asyncio.sleep(0.06)  # the dead recorder's lease runs out
+    assert await survivor.drain() == len(played)
+    assert await redis.xlen(RECORDS_STREAM) == 0
+    expected = snapshot(records)
+    empty_tables(records)
+    writer(records, setup).apply(played)
+    assert snapshot(records) == expected
+
+
+async def test_a_malformed_entry_is_dead_lettered_and_the_rest_applied(
+    played: list[JournalEntry], records: Engine, setup: Setup, redis: Redis
+) -> None:
+    await redis.xadd(RECORDS_STREAM, {"kind": "state", "call_sid": "CAbad", "body": "{not json"})
+    await RecordJournal(redis).callback("status", {"CallSid": "CAx", "SequenceNumber": "0"}, None)
+    queue = records_queue(redis)
+    recorder = Recorder(queue, RecordWriter(records, setup, time.time), "only")
+    await recorder.start()
+    await recorder.drain()
+    dead = await queue.dead_letters()
+    assert [d.fields["call_sid"] for d in dead] == ["CAbad"]
+    assert "malformed records entry" in dead[0].error
+    with Session(records) as session:
+        assert session.scalar(select(func.count()).select_from(t.Call)) == 4
+        assert (
+            session.scalar(
+                select(func.count()).select_from(t.CallEvent).where(t.CallEvent.call_sid == "CAx")
+            )
+            == 1
+        )
