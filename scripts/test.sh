@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 scripts/redis.sh
+scripts/postgres.sh
 echo "== ruff format --check"; .venv/bin/ruff format --check ivr scoring tests benchmarks
 echo "== ruff check";          .venv/bin/ruff check ivr scoring tests benchmarks
 echo "== mypy";                .venv/bin/mypy

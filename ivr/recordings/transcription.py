@@ -12,8 +12,9 @@ The telephony layer adds every completed recording once to ``warmline:recordings
    left, officer on the right; a one-channel ``<Record>`` (an answer, a voicemail) is the caller;
 4. when an intent model is loaded, classify everything the caller said (the caller channel only:
    the officer's words are not the caller's intent), in windows so a long call is read whole;
-5. write ``<RecordingSid>.transcript.json`` next to the audio (with the intent), then the result
-   and the ``transcribed`` counter in one write-once step (:class:`~ivr.jobs.ResultStore`).
+5. write ``<RecordingSid>.transcript.json`` next to the audio (with the intent), journal it for
+   the call's record (:mod:`ivr.records.journal`), then write the result and the
+   ``transcribed`` counter in one write-once step (:class:`~ivr.jobs.ResultStore`).
 
 Every file is written by rename, so a crash leaves either no file or a whole one; a crash after
 the files and before the result only means the next delivery writes the same files again.
@@ -53,6 +54,7 @@ from ivr.jobs import (
 from ivr.logs import fields
 from ivr.recordings.media import fetch_recording
 from ivr.recordings.storage import LocalRecordingStore, RecordingStore, recording_key
+from ivr.records.journal import RecordJournal
 
 if TYPE_CHECKING:
     from scoring.audio import Samples
@@ -246,6 +248,7 @@ class RecordingHandler:
         classifier: TranscriptClassifier | None = None,
     ) -> None:
         self.results = ResultStore(redis, prefix=RESULT_PREFIX)
+        self.journal = RecordJournal(redis)
         self.classifier = classifier
         self.store = store
         self.transcriber = transcriber
@@ -308,6 +311,9 @@ class RecordingHandler:
             intent = document["intent"] = intent_document(prediction, said)
         payload = json.dumps(document, ensure_ascii=False, indent=2).encode() + b"\n"
         await asyncio.to_thread(self.store.put, transcript_key, payload)
+        # Journaled before the result is marked, so a worker dying in between journals it
+        # again on the next delivery (the records keep one transcript per recording).
+        await self.journal.transcript(recording.call_sid, document)
         written = await self.results.write_once(
             sid,
             {

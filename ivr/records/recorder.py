@@ -123,6 +123,7 @@ class Recorder:
                 await self.step(IDLE_WAIT_MS)
             except (RedisError, SQLAlchemyError, OSError):
                 log.exception("records: database or journal unavailable; retrying")
+                ready = False  # a Redis that restarted empty has lost the consumer group too
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), ERROR_PAUSE_S)
 

@@ -34,6 +34,7 @@ from ivr.recordings.transcription import (
     recording_day,
     speakers_for,
 )
+from ivr.records.journal import RECORDS_STREAM
 from ivr.simulator.media import MediaServer, mix_to_mono, wav_channels
 from scoring.audio import AudioFormatError
 from scoring.transcripts import Segment
@@ -148,6 +149,10 @@ async def test_a_voicemail_is_the_callers_and_filed_by_the_day_it_was_queued(
             }
         ],
     }
+    journaled = await redis.xrange(RECORDS_STREAM)  # for the call's record in the database
+    assert [(e[b"kind"], e[b"call_sid"], json.loads(e[b"body"])) for _, e in journaled] == [
+        (b"transcript", CALL_SID.encode(), document)
+    ]
     result = await redis.hgetall(RESULT_PREFIX + SID)
     assert result[b"transcript"] == f"{folder}/{SID}.transcript.json".encode()
     assert (result[b"job"], result[b"attempt"], result[b"segments"]) == (ENTRY.encode(), b"1", b"1")
@@ -167,6 +172,7 @@ async def test_a_second_delivery_fetches_and_writes_nothing(
     assert transcriber.calls == [(1, ("caller",))]
     assert {name: (tmp_path / name).stat().st_mtime_ns for name in files(tmp_path)} == before
     assert await redis.get(TRANSCRIBED_COUNTER) == b"1"
+    assert await redis.xlen(RECORDS_STREAM) == 1
 
 
 async def test_a_failed_transcription_keeps_the_audio_for_the_retry(

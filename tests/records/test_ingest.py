@@ -204,3 +204,29 @@ async def test_a_malformed_entry_is_dead_lettered_and_the_rest_applied(
             )
             == 1
         )
+
+
+def test_a_transcript_joins_its_recording_once(
+    played: list[JournalEntry], records: Engine, setup: Setup
+) -> None:
+    call_sid = played[0].call_sid
+    document = {
+        "recording_sid": "RE" + "7" * 32,
+        "call_sid": call_sid,
+        "audio": f"2026/11/24/{call_sid}/RE{'7' * 32}.wav",
+        "model": "base.en",
+        "segments": [
+            {"speaker": "caller", "start": 0.4, "end": 2.0, "text": "I want to refinance."},
+            {"speaker": "officer", "start": 2.5, "end": 3.1, "text": "Happy to help."},
+        ],
+    }
+    entry = JournalEntry("transcript", call_sid, document)
+    recorder = writer(records, setup)
+    recorder.apply([*played, entry])
+    recorder.apply([entry])
+    with Session(records) as session:
+        transcript = session.scalars(select(t.Transcript)).one()
+        assert transcript.text == "caller: I want to refinance.\nofficer: Happy to help."
+        assert (transcript.call_sid, transcript.model) == (call_sid, "base.en")
+        recording = session.scalars(select(t.Recording)).one()
+        assert recording.path == document["audio"]
