@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _LOCK_ID = 0x5741524D  # "WARM": one advisory lock for Warmline's migrations
@@ -41,6 +41,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     config = alembic_config()
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
+            take_turns(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def take_turns(connection: Connection) -> None:
+    """Hold the schema lock until this transaction ends, so processes that sync the deployment
+    at the same moment take turns instead of colliding on the same new rows."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
+    else:  # SQLite: a write takes the database's write lock now, not at the first insert
+        connection.execute(text("UPDATE alembic_version SET version_num = version_num"))

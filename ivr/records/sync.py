@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ivr.deployment import Setup
 from ivr.fields import cents
 from ivr.records import tables as t
+from ivr.records.migrate import take_turns
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,9 @@ class SyncCounts:
 
 
 def sync_deployment(session: Session, setup: Setup, now: datetime) -> dict[str, SyncCounts]:
-    """Upsert the deployment's objects; returns what changed per table."""
+    """Upsert the deployment's objects; returns what changed per table. Servers starting
+    together take turns (the schema lock is held until the session's transaction ends)."""
+    take_turns(session.connection())
     d = setup.deployment
     return {
         "publishers": _upsert(
