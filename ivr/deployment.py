@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ivr.answers import get_parser
+from ivr.answers import get_parser, suggest_value
 from ivr.compliance.blocklist import Blocklist, BlocklistError
 from ivr.engine.events import CallContext
 from ivr.fields import E164, Money, Name, Strict
@@ -295,11 +295,10 @@ def _known_value(
 ) -> Problem | None:
     """A problem when ``value`` is not one of the parser's values (what a caller saying it
     would mean is the did-you-mean: 'Texas' → TX, 'refi' → refinance)."""
-    parser = get_parser(parser_name)
-    known = sorted(parser.values or ())
+    known = sorted(get_parser(parser_name).values or ())
     if value in known:
         return None
-    return _unknown(source, location, what, value, known, parser.from_speech(value))
+    return _unknown(source, location, what, value, known, suggest_value(parser_name, value))
 
 
 def _check_officers(deployment: Deployment, source: Source) -> list[Problem]:

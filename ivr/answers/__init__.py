@@ -11,13 +11,14 @@ Parsers are pure and stateless; look them up by slot name with :func:`get_parser
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, Protocol
 
 from ivr.answers import credit_band, digits, free_text, loan_type, us_states, yes_no
 
-__all__ = ["PARSERS", "SlotParser", "get_parser"]
+__all__ = ["PARSERS", "SlotParser", "get_parser", "suggest_value"]
 
 
 class SlotParser(Protocol):
@@ -64,3 +65,17 @@ def get_parser(name: str) -> SlotParser:
     except KeyError:
         known = ", ".join(sorted(PARSERS))
         raise KeyError(f"unknown slot parser {name!r}; known parsers: {known}") from None
+
+
+def suggest_value(parser_name: str, word: str) -> str | None:
+    """The value ``word`` was most likely meant to be, for a did-you-mean in configuration.
+
+    What a caller saying it would mean comes first ('Texas' → TX, 'ca' → CA, 'refi' →
+    refinance), then the closest spelling among the parser's values.
+    """
+    parser = get_parser(parser_name)
+    heard = parser.from_speech(word)
+    if heard is not None:
+        return heard
+    close = difflib.get_close_matches(word, sorted(parser.values or ()), n=1, cutoff=0.6)
+    return close[0] if close else None

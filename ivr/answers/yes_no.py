@@ -61,6 +61,11 @@ _YES_PHRASES: Final = (
     "i guess so",
     "sounds good",
     "no problem",
+    # consent questions ("To agree to being recorded, press 1 or say yes")
+    "agree",
+    "i agree",
+    "i consent",
+    "i accept",
 )
 
 _NO_PHRASES: Final = (
@@ -95,6 +100,13 @@ _NO_PHRASES: Final = (
     "i dont think so",
     "uh uh",
     "nuh uh",
+    "disagree",
+    "i disagree",
+    "dont agree",
+    "i dont agree",
+    "i do not agree",
+    "i dont consent",
+    "i do not consent",
 )
 
 _NEITHER: Final = (

@@ -1,1 +1,2 @@
-"""Compliance checks made before a call is routed: do-not-call and blocklisted callers."""
+"""Compliance: do-not-call and repeat callers checked at the door, and the states where recording
+needs every party's consent."""

@@ -1,8 +1,9 @@
 """The flow engine: ``step(flow, state, event) -> (state, actions)``, pure and deterministic.
 
 One call to :func:`step` is one turn: it applies the event to the step the call is waiting on,
-then runs non-waiting steps (say, play, set, branch, goto) until it reaches a step that waits for
-the caller (ask, record, voicemail, transfer) or ends the call. No I/O, no clock: the event
+then runs non-waiting steps (say, play, set, branch, goto, a consent notice) until it reaches a
+step that waits for the caller (ask, record, voicemail, transfer, a consent question) or ends the
+call. The consent step's pure parts are in :mod:`ivr.engine.consent`. No I/O, no clock: the event
 carries the time, and the returned actions are rendered by an adapter (TwiML, the terminal).
 
 A ``score`` step pauses the turn on a :class:`~ivr.engine.actions.Score` action: the adapter
@@ -13,6 +14,8 @@ webhook (:func:`ivr.turns.take_turn`).
 from __future__ import annotations
 
 from ivr.answers import get_parser
+from ivr.answers.yes_no import YES
+from ivr.engine import consent
 from ivr.engine.actions import (
     Action,
     Gather,
@@ -51,6 +54,7 @@ from ivr.flows.schema import (
     SCORE_SLOTS,
     AskStep,
     BranchStep,
+    ConsentStep,
     Flow,
     GotoStep,
     HangupStep,
@@ -142,6 +146,10 @@ class _Turn:
             event, DigitsEntered | SpeechHeard | NoInput | VoiceUnavailable
         ):
             self._answer(current, event)
+        elif isinstance(current, ConsentStep) and isinstance(
+            event, DigitsEntered | SpeechHeard | NoInput
+        ):
+            self._consent_answer(current, event)
         elif isinstance(current, RecordStep | VoicemailStep) and isinstance(
             event, RecordingFinished | NoInput
         ):
@@ -192,8 +200,17 @@ class _Turn:
         self.run(next_of(self.flow, ask))
 
     def _listening(self, ask: AskStep) -> bool:
-        """Whether this ask is waiting on a spoken (Whisper) answer rather than a keypad one."""
-        return "voice" in ask.input and self.state.caller.voice and not self.state.keypad_only
+        """Whether this ask is waiting on a spoken (Whisper) answer rather than a keypad one.
+
+        Never once the caller refused recording: a voice ask then takes the keypad and the
+        carrier's recogniser, which keeps no recording (:meth:`_ask`).
+        """
+        return (
+            "voice" in ask.input
+            and self.state.caller.voice
+            and not self.state.keypad_only
+            and self.state.recording_allowed
+        )
 
     def _to_keypad(self, ask: AskStep) -> None:
         if self.state.keypad_only:
@@ -218,15 +235,47 @@ class _Turn:
         return value
 
     def _retry(self, ask: AskStep, reason: str, heard: str | None, message: str) -> None:
-        self.state.attempts += 1
-        self.log(ask.id, reason, heard)
         retries = ask.retries if ask.retries is not None else self.flow.defaults.retries
-        if self.state.attempts > retries:
-            self.log(ask.id, "retries_exhausted")
-            self.state.attempts = 0
+        if self._tries_left(ask.id, retries, reason, heard):
+            self._ask(ask, lead=message)
+        else:
             self.run(ask.on_fail)
+
+    def _tries_left(self, step_id: str, retries: int, reason: str, heard: str | None) -> bool:
+        """Count a failed try; False (and the count reset) once the re-prompts are used up."""
+        self.state.attempts += 1
+        self.log(step_id, reason, heard)
+        if self.state.attempts <= retries:
+            return True
+        self.log(step_id, "retries_exhausted")
+        self.state.attempts = 0
+        return False
+
+    def _consent_answer(
+        self, step: ConsentStep, event: DigitsEntered | SpeechHeard | NoInput
+    ) -> None:
+        defaults = self.flow.defaults
+        heard = None if isinstance(event, NoInput) else consent.heard(event)
+        value = None if isinstance(event, NoInput) else consent.read_answer(step, event)
+        if value is not None:
+            self.state.attempts = 0
+            self._consented(step, value == YES, heard)
             return
-        self._ask(ask, lead=message)
+        reason, lead = (
+            ("no_input", defaults.no_input) if heard is None else ("no_match", defaults.no_match)
+        )
+        if self._tries_left(step.id, consent.retries(self.flow, step), reason, heard):
+            self._ask_consent(step, lead)
+        else:
+            self._consented(step, False, heard)  # no answer is no consent
+
+    def _consented(self, step: ConsentStep, given: bool, heard: str | None) -> None:
+        asked = self.state.consent or consent.question(step, self.state, self.at)
+        self.state.consent = asked.model_copy(
+            update={"given": given, "heard": heard, "at": self.at}
+        )
+        self.log(step.id, "consent_given" if given else "consent_refused", heard)
+        self.run(consent.after(self.flow, step, given))
 
     def _recorded(
         self, step: RecordStep | VoicemailStep, event: RecordingFinished | NoInput
@@ -267,12 +316,14 @@ class _Turn:
         self.log(transfer.id, "dial", pick.officer + (" (repeat caller)" if pick.duplicate else ""))
         if retrying:  # said only when someone else will ring: never before the fallback
             self.actions.append(self.say(transfer.holding))
+        if transfer.record and not self.state.recording_allowed:
+            self.log(transfer.id, "recording_off", "no consent")
         dial = Transfer(
             officer=pick.officer,
             number=pick.phone,
             whisper=whisper_text(self.flow, self.state, transfer),
             timeout_s=ring_seconds(self.state, transfer, self.at),
-            record=transfer.record,
+            record=transfer.record and self.state.recording_allowed,
             claim=pick.claim,
         )
         self.wait(transfer.id, dial)
@@ -367,6 +418,8 @@ class _Turn:
         elif isinstance(current, AskStep):
             self._ask(current, lead=None)
             return None
+        elif isinstance(current, ConsentStep):
+            return self._disclose(current)
         elif isinstance(current, RecordStep | VoicemailStep):
             self.actions.append(self.say(current.prompt))
             self.wait(current.id, Record(current.max_seconds, current.silence_timeout, True))
@@ -401,6 +454,25 @@ class _Turn:
         self.log(branch.id, "branch", "default")
         return branch.default
 
+    def _disclose(self, step: ConsentStep) -> str | None:
+        """The notice, and on at once; or, for an all-party state, the consent question."""
+        if not consent.asks_consent(step, self.state):
+            self.actions.append(self.say(step.text))
+            self.state.consent = consent.notice(step, self.state, self.at)
+            self.log(step.id, "consent_notice", self.state.consent.caller_state)
+            return next_of(self.flow, step)
+        self.state.consent = consent.question(step, self.state, self.at)
+        self.log(step.id, "consent_asked", self.state.consent.caller_state)
+        self._ask_consent(step, lead=None)
+        return None
+
+    def _ask_consent(self, step: ConsentStep, lead: str | None) -> None:
+        prompts: list[Say | Play] = [self.say(lead)] if lead else []
+        retrying = self.state.attempts > 0
+        asking = step.all_party
+        prompts.append(self.say(asking.reprompt if retrying and asking.reprompt else asking.prompt))
+        self.wait(step.id, consent.consent_gather(self.flow, step, tuple(prompts)))
+
     def _ask(self, ask: AskStep, lead: str | None) -> None:
         prompts: list[Say | Play] = [self.say(lead)] if lead else []
         retrying = self.state.attempts > 0
@@ -419,10 +491,12 @@ class _Turn:
         if max_digits is None and ask.keypad:
             lengths = {len(key) for key in ask.keypad}
             max_digits = lengths.pop() if len(lengths) == 1 else None
+        # A voice ask without recording: the carrier's recogniser keeps no recording.
+        spoken = "voice" in ask.input and not self.state.recording_allowed
         gather = Gather(
             prompt=tuple(prompts),
             keypad="keypad" in ask.input,
-            speech="speech" in ask.input,
+            speech="speech" in ask.input or spoken,
             timeout_s=ask.timeout or self.flow.defaults.timeout,
             max_digits=max_digits,
             hints=tuple(ask.hints),

@@ -58,6 +58,32 @@ class TransferAttempt(BaseModel):
     duration_s: float = 0.0
 
 
+class ConsentRecord(BaseModel):
+    """The recording disclosure a caller heard and, where it was asked, their consent.
+
+    Kept with the call (with ``CallState.flow_version``): what was said, to whom, and what they
+    answered, for the call's records.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: str
+    caller_state: str | None
+    """Twilio's ``FromState`` as the call arrived; None when it was not reported."""
+    all_party: bool
+    """The caller's state requires every party's consent (it is in the step's list)."""
+    disclosure: str
+    """The exact text played: the notice, or the consent question when it was asked."""
+    asked: bool
+    """Explicit consent was asked for."""
+    given: bool | None
+    """True or False once answered (no answer after the retries is False); None when it was not
+    asked (a one-party notice), or while the question waits (a caller who hangs up on it)."""
+    heard: str | None = None
+    """What the caller pressed or said to the consent question (the last try)."""
+    at: float
+
+
 class Caller(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -90,6 +116,8 @@ class CallState(BaseModel):
     keypad_only: bool = False
     """The current voice ask fell back to the keypad (speech could not be transcribed)."""
     answers: dict[str, Answer] = Field(default_factory=dict)
+    consent: ConsentRecord | None = None
+    """The latest consent step's disclosure and answer; None before (or without) one."""
     qualification: Qualification | None = None
     """The latest score step's result: probabilities and the reasons behind the score."""
     history: list[HistoryEntry] = Field(default_factory=list)
@@ -103,6 +131,13 @@ class CallState(BaseModel):
     @property
     def slots(self) -> dict[str, str]:
         return {name: answer.value for name, answer in self.answers.items()}
+
+    @property
+    def recording_allowed(self) -> bool:
+        """False once consent was asked and not given: nothing of the caller is recorded then
+        but a message they choose to leave (record and voicemail steps)."""
+        consent = self.consent
+        return consent is None or not consent.asked or consent.given is True
 
     @property
     def open_transfer(self) -> TransferAttempt | None:

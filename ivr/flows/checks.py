@@ -87,7 +87,7 @@ def links(step: Step) -> list[Link]:
     if isinstance(step, GotoStep):
         return [(("target",), step.target)]
     found = []
-    for name in ("next", "on_fail"):
+    for name in ("next", "on_fail", "on_refuse"):
         target: str | None = getattr(step, name, None)
         if target is not None:
             found.append(((name,), target))

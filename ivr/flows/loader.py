@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from ivr.flows.checks import check_flow
-from ivr.flows.schema import STEP_MODELS, Flow
+from ivr.flows.schema import STEP_MODELS, AllPartyConsent, Flow
 from ivr.problems import InvalidConfig, Problem
 from ivr.schema_errors import Describe, ModelAt, problems_from_validation
 from ivr.yaml_source import Location, Source, read_yaml, read_yaml_file
@@ -96,6 +96,8 @@ def _model_at(source: Source) -> ModelAt:
             step = steps[location[1]] if isinstance(steps, list) else None
             kind = step.get("kind") if isinstance(step, dict) else None
             return STEP_MODELS.get(kind) if isinstance(kind, str) else None
+        if len(location) == 3 and location[0] == "steps" and location[2] == "all_party":
+            return AllPartyConsent
         return None
 
     return model_at

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from ivr.answers.us_states import US_STATES
+from ivr.compliance.consent import ALL_PARTY_CONSENT_STATES
 from ivr.flows.conditions import Condition, SlotName
 
 StepId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -19,6 +21,8 @@ Seconds = Annotated[int, Field(ge=1, le=3600)]
 InputMode = Literal["keypad", "speech", "voice"]
 """keypad: DTMF; speech: the carrier's recogniser; voice: recorded and transcribed by Whisper."""
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
+StateCode = Annotated[str, Field(json_schema_extra={"enum": sorted(US_STATES)})]
+"""A USPS state code (``CA``); checked against the 50 states and DC with the graph checks."""
 
 
 class _Strict(BaseModel):
@@ -94,6 +98,42 @@ class AskStep(_Continues):
         if "voice" in self.input and "keypad" not in self.input:
             raise ValueError("'input' voice needs keypad too: it is the fallback when speech fails")
         return self
+
+
+CONSENT_KEYPAD: dict[str, str] = {"1": "yes", "2": "no"}
+"""The consent question's keys when a flow gives none: 1 agrees, 2 refuses."""
+
+
+class AllPartyConsent(_Strict):
+    """How a consent step asks callers from all-party-consent states (an ask of ``yes_no``)."""
+
+    states: Annotated[list[StateCode], Field(min_length=1)] = list(ALL_PARTY_CONSENT_STATES)
+    """Caller states (Twilio's ``FromState``) asked for consent; the default is
+    :data:`ivr.compliance.consent.ALL_PARTY_CONSENT_STATES`."""
+    prompt: Text
+    reprompt: Text | None = None
+    keypad: Annotated[dict[KeypadKey, str], Field(min_length=1)] = dict(CONSENT_KEYPAD)
+    """Keys and what they answer, ``yes`` or ``no``."""
+    timeout: Annotated[int, Field(ge=1, le=60)] | None = None
+    retries: Annotated[int, Field(ge=0, le=5)] | None = None
+
+
+class ConsentStep(_Continues):
+    """The recording disclosure, and explicit consent where the caller's state requires it.
+
+    Callers from a state in ``all_party.states`` are asked ``all_party.prompt`` (keypad or
+    speech, yes or no); everyone else, and callers whose state is unknown, hear ``text``. A
+    refusal, or no answer after the retries, switches recording off for the rest of the call
+    and goes to ``on_refuse`` (default: on, as after a yes). What was played and answered is
+    kept with the call (``CallState.consent``).
+    """
+
+    kind: Literal["consent"]
+    text: Text
+    all_party: AllPartyConsent
+    on_refuse: StepId | None = Field(
+        default=None, description="Where a caller who refuses goes; defaults to 'next'."
+    )
 
 
 class RecordStep(_Continues):
@@ -197,6 +237,7 @@ class GotoStep(_Step):
 Step = Annotated[
     SayStep
     | PlayStep
+    | ConsentStep
     | AskStep
     | RecordStep
     | ScoreStep
@@ -212,6 +253,7 @@ Step = Annotated[
 STEP_MODELS: dict[str, type[BaseModel]] = {
     "say": SayStep,
     "play": PlayStep,
+    "consent": ConsentStep,
     "ask": AskStep,
     "record": RecordStep,
     "score": ScoreStep,
@@ -224,7 +266,10 @@ STEP_MODELS: dict[str, type[BaseModel]] = {
 }
 
 WAITING_KINDS = frozenset({"ask", "record", "transfer", "voicemail"})
-"""Step kinds that hand control back to the caller (and end a webhook's turn)."""
+"""Step kinds that hand control back to the caller (and end a webhook's turn).
+
+Not ``consent``: it waits only for callers from all-party states, and runs straight through
+for everyone else, so a loop through it alone could spin."""
 
 TERMINAL_KINDS = frozenset({"hangup"})
 

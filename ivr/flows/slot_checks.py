@@ -13,14 +13,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from ivr.answers import PARSERS
+from ivr.answers import PARSERS, suggest_value
 from ivr.answers.free_text import PARSER as FREE_TEXT
+from ivr.answers.us_states import PARSER as US_STATE
+from ivr.answers.us_states import US_STATES
+from ivr.answers.yes_no import PARSER as YES_NO_PARSER
 from ivr.answers.yes_no import YES_NO
 from ivr.flows.conditions import AllOf, AnyOf, CampaignRef, Condition, NotOf, SlotTest
 from ivr.flows.schema import (
     SCORE_SLOTS,
     AskStep,
     BranchStep,
+    ConsentStep,
     Flow,
     RecordStep,
     ScoreStep,
@@ -56,6 +60,8 @@ def check_slots(flow: Flow, report: Reporter, known_pools: frozenset[str] | None
     for index, step in enumerate(flow.steps):
         if isinstance(step, AskStep):
             _check_ask(index, step, report)
+        elif isinstance(step, ConsentStep):
+            _check_consent(index, step, report)
         elif isinstance(step, ScoreStep):
             for k, slot in enumerate(step.text):
                 if slot not in asked:
@@ -128,22 +134,44 @@ def _check_ask(index: int, step: AskStep, report: Reporter) -> None:
             "(keys are not words, and voice falls back to the keypad)"
         )
         report.step(index, ("input",) if "input" in step.model_fields_set else (), message)
-    values = parser_values(step.parser)
+    _check_keypad(index, ("keypad",), step.keypad, step.parser, step.max_digits, report)
+
+
+def _check_consent(index: int, step: ConsentStep, report: Reporter) -> None:
+    """Caller states are USPS codes; the keypad answers yes or no, and every key can be typed."""
+    for position, code in enumerate(step.all_party.states):
+        if code not in US_STATES:
+            guess = suggest_value(US_STATE.name, code)
+            hint = f" (did you mean '{guess}'?)" if guess else ""
+            report.step(index, ("all_party", "states", position), f"unknown state '{code}'{hint}")
+    keypad = step.all_party.keypad
+    _check_keypad(index, ("all_party", "keypad"), keypad, YES_NO_PARSER.name, None, report)
+
+
+def _check_keypad(
+    index: int,
+    field: Location,
+    keypad: Mapping[str, str],
+    parser: str,
+    max_digits: int | None,
+    report: Reporter,
+) -> None:
+    values = parser_values(parser)
     if values is not None:
-        for key, value in step.keypad.items():
+        for key, value in keypad.items():
             if value not in values:
-                message = f"'{value}' is not a value of parser '{step.parser}'"
-                report.step(index, ("keypad", key), message + _hint(value, values, report))
-    for key in step.keypad:
-        if step.max_digits is not None and len(key) > step.max_digits:
-            message = f"key '{key}' is longer than max_digits ({step.max_digits})"
-            report.step(index, ("keypad", key), f"{message} and can never be entered")
-        elif step.max_digits is None:
+                message = f"'{value}' is not a value of parser '{parser}'"
+                report.step(index, (*field, key), message + _hint(value, values, report))
+    for key in keypad:
+        if max_digits is not None and len(key) > max_digits:
+            message = f"key '{key}' is longer than max_digits ({max_digits})"
+            report.step(index, (*field, key), f"{message} and can never be entered")
+        elif max_digits is None:
             # Without max_digits, input ends as soon as the digits typed match a key.
-            shorter = sorted(k for k in step.keypad if k != key and key.startswith(k))
+            shorter = sorted(k for k in keypad if k != key and key.startswith(k))
             if shorter:
                 message = f"key '{key}' can never be entered: without max_digits, input stops"
-                report.step(index, ("keypad", key), f"{message} at key '{shorter[0]}'")
+                report.step(index, (*field, key), f"{message} at key '{shorter[0]}'")
 
 
 def _check_pool(index: int, step: TransferStep, pools: frozenset[str], report: Reporter) -> None:

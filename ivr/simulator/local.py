@@ -57,6 +57,8 @@ class LocalCall:
     state: CallState
     heard: list[Heard] = field(default_factory=list)
     transfer_to: str | None = None
+    transfer_recorded: bool | None = None
+    """Whether the last transfer asked for the bridged call to be recorded; None: no transfer."""
 
     @property
     def said(self) -> list[str]:
@@ -72,11 +74,13 @@ async def call_locally(
     on_heard: Callable[[Heard], None] | None = None,
     qualifier: Qualifier | None = None,
     router: Routing | None = None,
+    caller_state: str | None = None,
 ) -> LocalCall:
     """Place a call through the engine in-process; returns the final state and what was heard.
 
     Score steps use ``qualifier`` (default: none loaded, so scores come from the answers alone);
     transfers use ``router`` (default: none, so they take the flow's fallback).
+    ``caller_state`` is what Twilio would send as ``FromState`` (None: not reported).
     """
     qualifier = qualifier or Qualifier(None)
     number = setup.number(to_number)
@@ -84,7 +88,8 @@ async def call_locally(
         raise UnknownNumber(f"{to_number} is not a tracking number in {setup.path}")
     flow = setup.flows[setup.campaign(number.campaign).flow]
     # Voice asks listen to typed words: the terminal stands in for the recording and Whisper.
-    started = CallStarted(clock(), setup.call_context(number, from_number, voice=True))
+    context = setup.call_context(number, from_number, caller_state or None, voice=True)
+    started = CallStarted(clock(), context)
     state, actions = await take_turn(
         flow, new_call(flow, "CA" + "0" * 32, started), started, qualifier, router
     )
@@ -108,6 +113,7 @@ async def call_locally(
             break
         if isinstance(waiting, Transfer):
             result.transfer_to = waiting.number
+            result.transfer_recorded = waiting.record
         event = await _ask(caller, pending, waiting, clock)
         state, actions = await take_turn(flow, state, event, qualifier, router)
         result.state = state

@@ -109,6 +109,7 @@ class DialRecord:
     bridged: bool
     duration_s: int | None  # DialCallDuration when sent
     whisper_ended_by: EndReason | None  # how the <Number url> document ended, if it ran
+    recorded: bool = False  # the <Dial record> asked for the bridged call to be recorded
 
 
 @dataclass(slots=True)

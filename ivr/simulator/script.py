@@ -4,7 +4,7 @@ A script is YAML read with the project's safe loader (so keypad digits such as `
 strings); numbers and booleans the carrier needs are converted here, once.
 
     name: Refinance by keypad, Texas by voice
-    call: {to: "+18005550100", from: "+15125550123"}
+    call: {to: "+18005550100", from: "+15125550123", from_state: CA}   # default TX; ~: none
     turns:
       - digits: "1"
       - speech: it's in texas
@@ -17,6 +17,12 @@ strings); numbers and booleans the carrier needs are converted here, once.
       said: ["may be recorded"]          # substrings of what the caller heard
       transfer_to: "+15125550111"         # the last officer dialled
       transfers: [ana-ruiz declined, ben-okafor bridged]   # each officer tried, and how
+      consent: refused                    # given, refused, notice, unanswered (see below)
+      transfer_recorded: false            # whether the last transfer was recorded
+
+``consent`` is what the call's consent step left: ``notice`` (told, not asked: a one-party or
+unknown state), ``given``, ``refused`` (a no, or no answer after the retries) or ``unanswered``
+(asked, and the caller hung up on the question).
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ from ivr.yaml_source import Source, read_yaml_file
 
 _NUMBERS = {"confidence", "duration", "ring", "seconds"}
 _FLAGS = {"silence", "hangup", "caller_hangs_up"}
+_CALL_KEYS = {"to", "from", "from_state"}
+DEFAULT_FROM_STATE = "TX"
+"""The ``FromState`` a scripted call reports when its script names none (the fake carrier's)."""
+CONSENT_OUTCOMES = ("notice", "given", "refused", "unanswered")
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,8 @@ class Expectation:
     said: list[str] = field(default_factory=list)
     transfer_to: str | None = None
     transfers: list[str] | None = None
+    consent: str | None = None
+    transfer_recorded: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,8 @@ class Script:
     from_number: str | None
     turns: list[dict[str, Any]]
     expect: Expectation | None
+    from_state: str = DEFAULT_FROM_STATE
+    """The caller's state as the carrier reports it (``FromState``); empty: not reported."""
 
 
 def load_script(path: str | Path) -> Script:
@@ -68,9 +82,14 @@ def load_script(path: str | Path) -> Script:
     unknown = sorted(set(data) - _SCRIPT_KEYS)
     problems += [source.problem((key,), f"unknown field '{key}'") for key in unknown]
     call = data.get("call") or {}
-    if not isinstance(call, dict) or not set(call) <= {"to", "from"}:
-        problems.append(source.problem(("call",), "call: a mapping with 'to' and 'from' numbers"))
+    if not isinstance(call, dict) or not set(call) <= _CALL_KEYS:
+        message = "call: a mapping with 'to' and 'from' numbers, and optionally 'from_state'"
+        problems.append(source.problem(("call",), message))
         call = {}
+    from_state = call.get("from_state", DEFAULT_FROM_STATE) or ""  # empty: not reported
+    if not isinstance(from_state, str) or not (from_state == "" or from_state.isalpha()):
+        message = "call: from_state is the caller's state as Twilio reports it, e.g. CA"
+        problems.append(source.problem(("call", "from_state"), message))
     turns = [_typed(turn) for turn in data["turns"]]
     for index, turn in enumerate(turns):
         try:
@@ -90,8 +109,17 @@ def load_script(path: str | Path) -> Script:
         to_number=call.get("to"),
         from_number=call.get("from"),
         turns=turns,
-        expect=Expectation(**expect) if isinstance(expect, dict) else None,
+        expect=Expectation(**_typed_expectation(expect)) if isinstance(expect, dict) else None,
+        from_state=from_state,
     )
+
+
+def _typed_expectation(expect: dict[str, Any]) -> dict[str, Any]:
+    """Flags arrive as text (the safe loader keeps every scalar a string)."""
+    flag = expect.get("transfer_recorded")
+    if isinstance(flag, str):
+        return expect | {"transfer_recorded": flag.lower() == "true"}
+    return expect
 
 
 def _expectation_problems(source: Source, expect: object) -> list[Problem]:
@@ -124,6 +152,11 @@ _EXPECT_SHAPES: dict[str, tuple[Callable[[object], bool], str]] = {
     "said": (_text_list, "a list of texts the caller hears"),
     "transfer_to": (lambda value: isinstance(value, str), "a phone number"),
     "transfers": (_text_list, "a list of 'officer outcome' entries"),
+    "consent": (lambda value: value in CONSENT_OUTCOMES, f"one of {', '.join(CONSENT_OUTCOMES)}"),
+    "transfer_recorded": (
+        lambda value: isinstance(value, str) and value.lower() in ("true", "false"),
+        "true or false",
+    ),
 }
 
 
@@ -153,6 +186,8 @@ class Outcome(Protocol):
     said: list[str]
     transfer_to: str | None
     transfers: list[str]
+    consent: str | None
+    transfer_recorded: bool | None
 
 
 def check(expect: Expectation, call: Outcome) -> list[str]:
@@ -175,4 +210,10 @@ def check(expect: Expectation, call: Outcome) -> list[str]:
         failures.append(f"transfer: expected {expect.transfer_to!r}, got {call.transfer_to!r}")
     if expect.transfers is not None and call.transfers != expect.transfers:
         failures.append(f"transfers: expected {expect.transfers}, got {call.transfers}")
+    if expect.consent is not None and call.consent != expect.consent:
+        failures.append(f"consent: expected {expect.consent!r}, got {call.consent!r}")
+    recorded = expect.transfer_recorded
+    if recorded is not None and call.transfer_recorded != recorded:
+        message = f"transfer_recorded: expected {recorded}, got {call.transfer_recorded}"
+        failures.append(message)
     return failures

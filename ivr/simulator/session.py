@@ -25,7 +25,7 @@ from ivr.routing.router import open_router
 from ivr.simulator.caller import Caller, ScriptedCaller, ScriptError
 from ivr.simulator.carrier import Carrier, CarrierConfig
 from ivr.simulator.local import UnknownNumber, call_locally
-from ivr.simulator.model import CallRecord, Heard
+from ivr.simulator.model import CallGeo, CallRecord, Heard
 from ivr.simulator.script import check, load_script
 from ivr.simulator.terminal import HELP, TerminalCaller
 from ivr.telephony.call_store import CallStore
@@ -63,6 +63,10 @@ class CallSummary:
     qualification: Qualification | None = None
     transfers: list[str] = field(default_factory=list)
     """Each officer tried, as ``"<officer> <outcome>"``."""
+    consent: str | None = None
+    """What the consent step left: notice, given, refused or unanswered; None: no consent step."""
+    transfer_recorded: bool | None = None
+    """Whether the last transfer was dialled with recording on; None: no transfer."""
 
 
 async def call_in_process(
@@ -72,9 +76,18 @@ async def call_in_process(
     from_number: str,
     qualifier: Qualifier | None = None,
     router: Routing | None = None,
+    from_state: str | None = None,
 ) -> CallSummary:
+    """``from_state``: the caller's state as Twilio would report it (None or empty: unknown)."""
     local = await call_locally(
-        setup, caller, to_number, from_number, time.time, qualifier=qualifier, router=router
+        setup,
+        caller,
+        to_number,
+        from_number,
+        time.time,
+        qualifier=qualifier,
+        router=router,
+        caller_state=from_state,
     )
     state = local.state
     return CallSummary(
@@ -86,6 +99,8 @@ async def call_in_process(
         local.heard,
         qualification=state.qualification,
         transfers=_transfers(state),
+        consent=consent_outcome(state),
+        transfer_recorded=local.transfer_recorded,
     )
 
 
@@ -96,8 +111,12 @@ async def call_server(
     from_number: str,
     settings: Settings,
     redis_url: str | None,
+    from_state: str | None = None,
 ) -> CallSummary:
-    """Place the call as Twilio would; path and answers come from Redis when it is reachable."""
+    """Place the call as Twilio would; path and answers come from Redis when it is reachable.
+
+    ``from_state`` is sent as ``FromState`` (None: the fake carrier's default caller, in TX).
+    """
     if settings.twilio_auth_token is None:
         raise ValueError(
             "WARMLINE_TWILIO_AUTH_TOKEN is not set: the simulator signs webhooks with the same "
@@ -109,12 +128,18 @@ async def call_server(
         account_sid=settings.twilio_account_sid or DEFAULT_ACCOUNT_SID,
     )
     async with Carrier(config) as carrier:
-        record = await carrier.place_call(caller, from_number=from_number, to_number=to_number)
+        geo = CallGeo(from_state=from_state) if from_state is not None else None
+        record = await carrier.place_call(
+            caller, from_number=from_number, to_number=to_number, geo=geo
+        )
     heard = [h for h in record.heard if h.leg == "caller"]
     transfer_to = record.transfer.number if record.transfer else None
+    recorded = record.transfer.recorded if record.transfer else None
     state = await _stored_state(redis_url, settings.call_ttl_s, record.call_sid)
     if state is None:
-        return CallSummary([], {}, None, record.said, transfer_to, heard, record)
+        return CallSummary(
+            [], {}, None, record.said, transfer_to, heard, record, transfer_recorded=recorded
+        )
     return CallSummary(
         state.path,
         state.slots,
@@ -125,7 +150,19 @@ async def call_server(
         record,
         state.qualification,
         _transfers(state),
+        consent_outcome(state),
+        recorded,
     )
+
+
+def consent_outcome(state: CallState) -> str | None:
+    """The consent step's result in a word (see :mod:`ivr.simulator.script`)."""
+    consent = state.consent
+    if consent is None:
+        return None
+    if not consent.asked:
+        return "notice"
+    return {True: "given", False: "refused", None: "unanswered"}[consent.given]
 
 
 def _transfers(state: CallState) -> list[str]:
@@ -139,13 +176,22 @@ def run_simulation(
     *,
     server: str | None,
     script: str | None,
+    from_state: str | None = None,
 ) -> bool:
-    """Run one call and print it; False when a scripted expectation was not met."""
-    return asyncio.run(_simulate(setup, to_number, from_number, server, script))
+    """Run one call and print it; False when a scripted expectation was not met.
+
+    ``from_state`` is the caller's ``FromState`` (default: the script's, else the carrier's).
+    """
+    return asyncio.run(_simulate(setup, to_number, from_number, server, script, from_state))
 
 
 async def _simulate(
-    setup: Setup, to_number: str, from_number: str, server: str | None, script_path: str | None
+    setup: Setup,
+    to_number: str,
+    from_number: str,
+    server: str | None,
+    script_path: str | None,
+    from_state: str | None = None,
 ) -> bool:
     script = load_script(script_path) if script_path else None
     to_number = (script.to_number if script else None) or to_number
@@ -164,7 +210,9 @@ async def _simulate(
     if script is None:
         click.echo(HELP)
     try:
-        summary = await _call(setup, caller, to_number, from_number, server)
+        if from_state is None and script is not None:
+            from_state = script.from_state
+        summary = await _call(setup, caller, to_number, from_number, server, from_state)
     except ScriptError as error:  # the app asked for what the script does not give
         if error.record is not None:
             for heard in error.record.heard:
@@ -189,7 +237,12 @@ async def _simulate(
 
 
 async def _call(
-    setup: Setup, caller: Caller, to_number: str, from_number: str, server: str | None
+    setup: Setup,
+    caller: Caller,
+    to_number: str,
+    from_number: str,
+    server: str | None,
+    from_state: str | None,
 ) -> CallSummary:
     settings = Settings()
     if not server:
@@ -198,10 +251,16 @@ async def _call(
         with redis_url(settings.redis_url) as url:  # routing's counters: the servers' Redis
             async with open_router(setup, url) as router:
                 return await call_in_process(
-                    setup, caller, to_number, from_number, qualifier, router
+                    setup, caller, to_number, from_number, qualifier, router, from_state
                 )
     summary = await call_server(
-        server, caller, to_number, from_number, settings, reachable_url(settings.redis_url)
+        server,
+        caller,
+        to_number,
+        from_number,
+        settings,
+        reachable_url(settings.redis_url),
+        from_state,
     )
     if summary.record is not None and summary.record.ended_by == "application-error":
         click.secho(f"Application error {summary.record.error_code}.", fg="red")
@@ -229,6 +288,8 @@ def _print_summary(summary: CallSummary) -> None:
     answers = ", ".join(f"{k}={v}" for k, v in summary.answers.items())
     click.echo(f"answers: {answers or '(none)'}")
     click.echo(f"outcome: {summary.outcome or '(unknown)'}")
+    if summary.consent is not None:
+        click.echo(f"consent: {summary.consent}")
     scored = summary.qualification
     if scored is not None:
         verdict = "qualified" if scored.qualified else "not qualified"

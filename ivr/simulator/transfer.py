@@ -150,7 +150,15 @@ async def run_dial(call: Call, leg: LegState, verb: Dial, document_url: str) -> 
     callbacks.finish(status, duration)
     dial_duration = duration if status == "completed" else None
     call.record.dials.append(
-        DialRecord(target.address, child.call_sid, status, bridged, dial_duration, whisper_end)
+        DialRecord(
+            target.address,
+            child.call_sid,
+            status,
+            bridged,
+            dial_duration,
+            whisper_end,
+            recorded=verb.record != "do-not-record",
+        )
     )
     if caller_gone:
         leg.status = "completed"

@@ -81,6 +81,7 @@ async def play_in_process(
             script.from_number or "+15125550123",
             qualifier,
             router,
+            script.from_state,
         )
     assert check(script.expect, summary) == []
     assert caller.remaining == 0
@@ -101,6 +102,7 @@ async def play_over_http(
         script.from_number or "+15125550123",
         settings,
         redis_url,
+        script.from_state,
     )
     assert check(script.expect, summary) == []
     assert caller.remaining == 0

@@ -13,10 +13,12 @@ import jsonschema
 import pytest
 import yaml
 
+from ivr.answers.us_states import US_STATES
+from ivr.compliance.consent import ALL_PARTY_CONSENT_STATES
 from ivr.flows import Flow, flow_json_schema, load_flow_file, load_flow_text
 from ivr.flows.checks import check_flow
 from ivr.flows.conditions import AllOf, AnyOf, CampaignRef, Condition, NotOf, SlotTest
-from ivr.flows.schema import STEP_MODELS, AskStep, BranchStep, SetStep
+from ivr.flows.schema import STEP_MODELS, AskStep, BranchStep, ConsentStep, SetStep
 from ivr.problems import InvalidConfig, Problem
 from ivr.yaml_source import MAX_BYTES, MAX_NODES, read_yaml
 
@@ -226,3 +228,47 @@ def test_the_json_schema_passes_the_metaschema_and_accepts_the_shipped_flows() -
         # As an editor's YAML plug-in sees the file: plain YAML types, not our all-strings view.
         errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
         assert errors == [], f"{path.name}: {[e.message for e in errors]}"
+
+
+CONSENT_ONLY_REFUSAL_REACHES = """
+flow: consent_edges
+steps:
+  - id: disclosure
+    kind: consent
+    text: This call may be recorded.
+    all_party:
+      prompt: May we record this call? Press 1 for yes, 2 for no.
+    on_refuse: no_recording
+    next: bye
+  - id: no_recording
+    kind: say
+    text: Understood. Nothing on this call will be recorded.
+    next: bye
+  - id: bye
+    kind: hangup
+"""
+
+
+def test_consent_defaults_and_on_refuse_is_an_edge() -> None:
+    flow = load_flow_text(CONSENT_ONLY_REFUSAL_REACHES, "consent_edges.yaml")
+    consent = flow.step("disclosure")
+    assert isinstance(consent, ConsentStep)
+    # 'no_recording' is reached only through on_refuse: not reported as unreachable
+    assert consent.on_refuse == "no_recording"
+    assert consent.all_party.states == list(ALL_PARTY_CONSENT_STATES)
+    assert consent.all_party.keypad == {"1": "yes", "2": "no"}
+    assert (consent.all_party.reprompt, consent.all_party.retries) == (None, None)
+    assert len(ALL_PARTY_CONSENT_STATES) == 14
+    assert set(ALL_PARTY_CONSENT_STATES) <= US_STATES
+
+
+def test_the_json_schema_describes_the_consent_step() -> None:
+    definitions = flow_json_schema()["$defs"]
+    step = definitions["ConsentStep"]
+    assert step["required"] == ["id", "kind", "text", "all_party"]
+    assert set(step["properties"]) == {"id", "kind", "next", "text", "all_party", "on_refuse"}
+    asking = definitions["AllPartyConsent"]
+    assert asking["required"] == ["prompt"]
+    assert asking["properties"]["states"]["default"] == list(ALL_PARTY_CONSENT_STATES)
+    assert asking["properties"]["states"]["items"]["enum"] == sorted(US_STATES)
+    assert asking["properties"]["keypad"]["default"] == {"1": "yes", "2": "no"}

@@ -144,6 +144,33 @@ async def test_digits_advance_and_duplicate_webhook_replays_same_answer(
     assert state.turn == 2
 
 
+async def test_a_caller_from_an_all_party_state_is_asked_for_consent_first(
+    twilio: Twilio, redis: Redis
+) -> None:
+    status, body = await twilio.post(
+        "/twilio/voice", twilio.params(CallStatus="ringing", FromState="CA")
+    )
+    assert status == 200
+    gather, redirect = verbs(body)  # no notice before it: the question is the disclosure
+    assert gather.tag == "Gather" and gather.attrib["input"] == "dtmf speech"
+    assert gather.attrib["action"] == f"{PUBLIC}/twilio/gather?turn=1"
+    assert "To agree to being recorded, press 1 or say yes." in said(body)[0]
+    assert (redirect.tag, redirect.text) == ("Redirect", f"{PUBLIC}/twilio/no-input?turn=1")
+    status, body = await twilio.post(
+        "/twilio/gather?turn=1", twilio.params(SpeechResult="no thanks", Confidence="0.9")
+    )
+    assert status == 200 and said(body)[0].startswith("What kind of loan")
+    state = await stored(redis)
+    assert state.consent is not None
+    assert (state.consent.caller_state, state.consent.asked, state.consent.given) == (
+        "CA",
+        True,
+        False,
+    )
+    assert state.consent.heard == "no thanks"
+    assert state.recording_allowed is False and state.flow_version == "2"
+
+
 async def test_no_input_redirect_reprompts(twilio: Twilio) -> None:
     await twilio.post("/twilio/voice", twilio.params(CallStatus="ringing"))
     status, body = await twilio.post("/twilio/no-input?turn=1", twilio.params())
