@@ -3,6 +3,10 @@
 SQLite runs in WAL mode with a busy timeout, so several server processes on one machine can
 share the file (each writes in short batched transactions); PostgreSQL is for more than one
 machine. URLs without a driver get the one Warmline ships with (``psycopg`` for PostgreSQL).
+
+A SQLite transaction that reads and then writes fails at once ("database is locked") if another
+process committed in between, whatever the busy timeout; so writers take the write lock when
+they begin (:func:`for_writing`: ``BEGIN IMMEDIATE``) and wait their turn instead.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,16 +40,30 @@ def open_engine(url: URL | str, **options: Any) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **options)
-    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+def for_writing(engine: Engine) -> Engine:
+    """The same engine (and pool), whose transactions on SQLite take the write lock at once."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
+def _sqlite_connect(connection: Any, _record: Any) -> None:
+    connection.isolation_level = None  # the driver begins nothing itself: _sqlite_begin does
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    if mode not in ("DEFERRED", "IMMEDIATE"):
+        raise ValueError(f"unknown SQLite transaction mode {mode!r}")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def sessions(engine: Engine) -> sessionmaker[Session]:

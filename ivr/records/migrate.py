@@ -1,12 +1,16 @@
 """Schema migrations with Alembic, run from code: ``warmline db upgrade`` and start-up.
 
 The migration scripts ship inside the package (``ivr/records/migrations``), so an installed
-Warmline can upgrade its database without a checkout. On PostgreSQL an advisory lock makes
-servers that start together take turns; SQLite's own write lock does the same there.
+Warmline can upgrade its database without a checkout. Servers that start together take turns:
+on PostgreSQL with an advisory lock, on SQLite (one machine by nature) with a lock file next to
+the database, since SQLite's DDL does not wait for another process's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
@@ -39,11 +43,26 @@ def current(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; a database already there is left as it is."""
     config = alembic_config()
-    with engine.begin() as connection:
+    with _file_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             take_turns(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+@contextlib.contextmanager
+def _file_lock(engine: Engine) -> Iterator[None]:
+    """For a SQLite file, an exclusive lock on ``<file>.migrate.lock``; otherwise nothing."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def take_turns(connection: Connection) -> None:

@@ -26,6 +26,7 @@ from ivr.deployment import Setup
 from ivr.jobs.job import Job, PermanentJobError
 from ivr.jobs.queue import JobQueue
 from ivr.logs import Verbatim, fields
+from ivr.records.database import for_writing
 from ivr.records.ingest import Ingest, JournalEntry, utc
 from ivr.records.journal import RECORDS_GROUP, RECORDS_STREAM
 from ivr.records.migrate import upgrade
@@ -52,7 +53,7 @@ class RecordWriter:
     """Applies batches of journal entries to the database (blocking: run it in a thread)."""
 
     def __init__(self, engine: Engine, setup: Setup, clock: Callable[[], float]) -> None:
-        self.engine = engine
+        self.engine = for_writing(engine)
         self.setup = setup
         self.clock = clock
 
