@@ -140,3 +140,30 @@ async def test_a_call_nobody_took_bills_nothing_and_says_why(
         0,
     )
     assert line.reason.startswith("not connected (")
+
+
+async def test_consent_is_recorded_with_the_flow_version_and_linked_to_the_line(
+    recording_server: ServerProcess, synced: Engine
+) -> None:
+    call_sid = await play(
+        recording_server.url,
+        "california_agrees_to_recording",
+        caller="+14155550142",
+        seed=23,
+        **FAULTS,
+    )
+    line = await billed(synced, call_sid)
+    assert line.consent_id is not None
+    with Session(synced) as session:
+        consent = session.get(t.ConsentRecord, line.consent_id)
+        assert consent is not None
+        flow = load_setup(ROOT / "warmline.yaml").flows["mortgage"]
+        assert (consent.flow, consent.flow_version) == ("mortgage", flow.version)
+        assert (consent.caller_state, consent.all_party, consent.asked, consent.given) == (
+            "CA",
+            True,
+            True,
+            True,
+        )
+        assert "press 1 or say yes" in consent.disclosure
+        assert consent.heard == "yes I agree"

@@ -9,8 +9,6 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestServer
@@ -27,6 +25,7 @@ from ivr.records.journal import RECORDS_STREAM
 from ivr.server.app import create_app
 from ivr.simulator.caller import ScriptedCaller
 from ivr.simulator.carrier import Carrier
+from ivr.simulator.model import CallGeo
 from ivr.simulator.script import load_script
 from ivr.simulator.session import number_config
 from tests.support.services import AUTH_TOKEN, ROOT, free_port
@@ -64,6 +63,7 @@ async def play(
             ScriptedCaller(script.turns),
             from_number=caller,
             to_number=script.to_number or "+18005550100",
+            geo=CallGeo(from_state=script.from_state),
         )
     return record.call_sid
 
@@ -146,11 +146,3 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
                 for b in session.scalars(select(t.BillingLine))
             ),
         }
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def scenario_path(name: str) -> Path:
-    return SCENARIOS / f"{name}.yaml"
