@@ -1,5 +1,5 @@
 """The ``warmline`` command: serve, validate, schema, simulate, route, worker, jobs, models, train,
-eval.
+eval, and the records' db, sync, report, calls and billing.
 
 Heavy imports (torch, whisper, the server) happen inside the commands that need them, so
 ``warmline validate`` and ``warmline jobs`` start fast.
@@ -518,7 +518,7 @@ def _shared_redis_url() -> str | None:
 
 
 def _redacted(url: str) -> str:
-    """A Redis URL without its password, for messages."""
+    """A URL (Redis, the records database) without its password, for messages."""
     import urllib.parse
 
     parts = urllib.parse.urlsplit(url)
@@ -588,6 +588,17 @@ def _register_model_commands() -> None:
 
 
 _register_model_commands()
+
+
+def _register_record_commands() -> None:
+    """The records (``db``, ``sync``, ``report``, ``calls``, ``billing``) live with them."""
+    from ivr.records.commands import billing, calls_group, db, report, sync
+
+    for command in (db, sync, report, calls_group, billing):
+        main.add_command(command)
+
+
+_register_record_commands()
 
 
 def _fail(message: str) -> NoReturn:
