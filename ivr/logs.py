@@ -17,7 +17,7 @@ _FIELDS = "warmline_fields"
 
 
 def mask_phone(value: str) -> str:
-    """``+15125550123`` → ``+1•••••••0123``: enough to correlate, not enough to dial."""
+    """``+15125550123`` → ``+1••••••0123``: enough to correlate, not enough to dial."""
     digits = [c for c in value if c.isdigit()]
     if len(digits) < 7:
         return value

@@ -10,7 +10,8 @@
   order.
 - Every ended call a batch touches is (re)billed, together with the same caller's later calls
   inside the longest duplicate window, in start order, so the verdicts do not depend on the
-  order the entries arrived in.
+  order the entries arrived in. A line that has been disputed or corrected is never re-decided:
+  money has moved on its decision, and a credit must not be taken twice.
 """
 
 from __future__ import annotations
@@ -273,6 +274,10 @@ class Ingest:
                 self.session.flush()
 
     def _bill_call(self, call: t.Call, reach: timedelta) -> None:
+        line = self.session.scalar(select(t.BillingLine).where(t.BillingLine.call_id == call.id))
+        if line is not None and line.adjustments:
+            return  # disputed or corrected: its decision is settled, and the money moved with it
+        line = line or t.BillingLine(call_id=call.id)
         bridged = next((a for a in reversed(call.attempts) if a.outcome == "bridged"), None)
         answers = {answer.slot: answer.value for answer in call.answers}
         facts = CallFacts(
@@ -295,9 +300,6 @@ class Ingest:
         number = self.setup.number(call.number)
         payout = number.payout if number else Decimal("0")
         verdict = decide(facts, officer, payout, self._windows(call), self._earlier(call, reach))
-        line = self.session.scalar(
-            select(t.BillingLine).where(t.BillingLine.call_id == call.id)
-        ) or t.BillingLine(call_id=call.id)
         consent = self.session.scalar(
             select(t.ConsentRecord.id).where(t.ConsentRecord.call_id == call.id)
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ivr.deployment import Setup, load_setup
 from ivr.records import tables as t
+from ivr.records.disputes import dispute, resolve
 from ivr.records.ingest import JournalEntry
 from ivr.records.journal import RECORDS_STREAM, RecordJournal
 from ivr.records.recorder import Recorder, RecordWriter, records_queue
@@ -35,6 +37,7 @@ from tests.support.databases import empty_tables
 pytestmark = pytest.mark.integration
 
 CALLER = "+15125550123"
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -230,3 +233,29 @@ def test_a_transcript_joins_its_recording_once(
         assert (transcript.call_sid, transcript.model) == (call_sid, "base.en")
         recording = session.scalars(select(t.Recording)).one()
         assert recording.path == document["audio"]
+
+
+def test_a_disputed_line_is_not_re_decided_when_an_earlier_call_arrives_late(
+    played: list[JournalEntry], records: Engine, setup: Setup
+) -> None:
+    recorder = writer(records, setup)
+    first_sid, repeat_sid, *_ = dict.fromkeys(e.call_sid for e in played if e.kind == "state")
+    recorder.apply([e for e in played if e.call_sid == repeat_sid])  # the repeat comes first
+    with Session(records) as session, session.begin():
+        line = session.scalars(select(t.BillingLine)).one()
+        assert (line.billable, line.revenue_cents) == (True, 4500)
+        disputed = dispute(session, line.id, "caller already spoke to us", "amy-ng", NOW)
+        resolve(session, disputed.id, True, "ops", "agreed", NOW)
+    recorder.apply([e for e in played if e.call_sid == first_sid])  # the original, late
+    with Session(records) as session:
+        lines = {
+            call_sid: line
+            for call_sid, line in session.execute(
+                select(t.Call.call_sid, t.BillingLine).join(t.BillingLine)
+            ).all()
+        }
+        assert lines[first_sid].billable
+        kept = lines[repeat_sid]
+        assert (kept.rule, kept.revenue_cents) == ("billable", 4500)  # not re-decided
+        net = kept.revenue_cents + sum(a.revenue_delta_cents for a in kept.adjustments)
+        assert net == 0  # credited once
