@@ -1,4 +1,5 @@
-"""Records: how long the P&L takes over a million billing lines, on SQLite and PostgreSQL.
+"""Records: the P&L over a million billing lines, and what recording adds to a webhook, on SQLite
+and PostgreSQL.
 
 What it does, in one run:
 
@@ -25,16 +26,29 @@ Target (from the issue): every P&L under **5 s** over 1,000,000 billing lines on
     .venv/bin/python benchmarks/records.py --calls 100000 --runs 3
     .venv/bin/python benchmarks/records.py --skip-generate --json records.json
 
-``--only pnl`` runs the P&L part alone (the only one so far); ``--only webhook`` is reserved for
-the webhook-overhead measurement.
+3. **webhook**: what recording a call adds to a webhook. Two copies of the real app run in this
+   process on the same Redis, one journaling every call state and callback and running its
+   recorder into a scratch database beside each target (``<sqlite-path>-webhook.db``,
+   ``<database>_webhook``), the other journaling nothing; ``--webhook-calls`` calls each way
+   (after 5 warm-up calls each), alternating, each a whole transferred call placed by the fake
+   carrier (the scripts of ``webhook_load.py``, 13 webhooks). Per-webhook latency percentiles
+   of both, and the difference. Then the journal's own steps alone: a call-state write with and
+   without the ``XADD`` in its Lua script, and a callback's ``XADD``, 2,000 times each.
+
+Target (from the issue): recording a call adds under **2 ms** at p99 to a webhook.
+
+``--only pnl`` or ``--only webhook`` runs one part; the webhook part needs no generated data.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import os
 import random
+import secrets
 import statistics
 import sys
 import tempfile
@@ -51,7 +65,17 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
-from webhook_load import machine  # noqa: E402
+from webhook_load import (  # noqa: E402
+    ACCOUNT_SID,
+    SCRIPTS,
+    TRACKING_NUMBER,
+    call_problem,
+    free_port,
+    latency_summary,
+    machine,
+    percentile,
+    write_deployment,
+)
 
 from ivr.records import tables as t  # noqa: E402
 from ivr.records.database import database_url, open_engine  # noqa: E402
@@ -294,6 +318,10 @@ class Target:
     def finish(self) -> None:
         """After the load: what the database would do on its own."""
 
+    def scratch(self, suffix: str) -> str:
+        """The URL of an empty database beside this one (the app migrates it)."""
+        raise NotImplementedError
+
 
 class SqliteTarget(Target):
     name = "sqlite"
@@ -313,6 +341,12 @@ class SqliteTarget(Target):
         upgrade(engine)
         return engine
 
+    def scratch(self, suffix: str) -> str:
+        path = self.path.with_name(f"{self.path.stem}-{suffix}.db")
+        for extra in ("", "-wal", "-shm"):
+            Path(f"{path}{extra}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+
     def existing(self) -> Engine:
         if not self.path.is_file():
             raise SystemExit(f"--skip-generate: no SQLite file at {self.path}")
@@ -323,6 +357,7 @@ class SqliteTarget(Target):
         raw = self.engine.raw_connection()
         try:
             cursor = raw.cursor()
+            cursor.execute("BEGIN")  # the driver begins nothing itself (ivr.records.database)
             for table, columns, rows in tables(chunk):
                 marks = ", ".join("?" for _ in columns)
                 cursor.executemany(
@@ -354,7 +389,17 @@ class PostgresTarget(Target):
         self.url = database_url(url, ".")
 
     def fresh(self) -> Engine:
-        name = self.url.database
+        self._recreate(str(self.url.database))
+        self.engine = open_engine(self.url)
+        upgrade(self.engine)
+        return self.engine
+
+    def scratch(self, suffix: str) -> str:
+        name = f"{self.url.database}_{suffix}"
+        self._recreate(name)
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def _recreate(self, name: str) -> None:
         admin = create_engine(self.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
         try:
             with admin.connect() as connection:
@@ -362,9 +407,6 @@ class PostgresTarget(Target):
                 connection.execute(text(f'CREATE DATABASE "{name}"'))
         finally:
             admin.dispose()
-        self.engine = open_engine(self.url)
-        upgrade(self.engine)
-        return self.engine
 
     def existing(self) -> Engine:
         self.engine = open_engine(self.url)
@@ -503,14 +545,173 @@ def check(name: str, by: str, totals: Any, expected: Expected) -> list[str]:
     return [f"{name} by {by}: {got} != generated {wanted}"] if got != wanted else []
 
 
+# -- webhook-path overhead -----------------------------------------------------------------------
+
+JOURNAL_ON, JOURNAL_OFF = "journal on", "journal off"
+OVERHEAD_TARGET_MS = 2.0
+OP_REPEATS = 2000
+WARM_UP_CALLS = 5
+
+
 def measure_webhook(
     args: argparse.Namespace, targets: Sequence[Target], expected: Expected | None
 ) -> dict[str, Any]:
-    raise SystemExit("--only webhook: the webhook-overhead measurement is not written yet")
+    """What recording a call adds to a webhook, per database: whole webhooks with the journal
+    on and off, and the journal's own steps timed alone."""
+    del expected  # these calls are recorded into scratch databases of their own
+    results: dict[str, Any] = {"errors": []}
+    for target in targets:
+        figures = asyncio.run(webhook_latencies(args, target.scratch("webhook")))
+        on, off = figures[JOURNAL_ON], figures[JOURNAL_OFF]
+        added = {key: on[key] - off[key] for key in ("p50_ms", "p95_ms", "p99_ms")}
+        results[target.name] = {**figures, "added": added}
+        results["errors"] += [f"{target.name}: {problem}" for problem in figures["problems"]]
+        print(
+            f"\nwebhooks, {target.name}: {args.webhook_calls} calls each way, alternating "
+            f"({on['count']} and {off['count']} webhooks; the journaling app runs its recorder)"
+        )
+        print(f"  {'':12} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+        for label, row in ((JOURNAL_OFF, off), (JOURNAL_ON, on)):
+            cells = " ".join(f"{row[k]:8.2f}" for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))
+            print(f"  {label:12} {cells}")
+        cells = " ".join(f"{added[k]:8.2f}" for k in ("p50_ms", "p95_ms", "p99_ms"))
+        print(f"  {'added':12} {cells}   (target: p99 < {OVERHEAD_TARGET_MS:.0f} ms)")
+    steps = asyncio.run(journal_steps(args))
+    results["steps"] = steps
+    print(f"\nthe journal's own steps, {OP_REPEATS} each (µs; Redis on {args.redis_url}):")
+    print(f"  {'':38} {'p50':>7} {'p99':>7}")
+    for label, row in steps.items():
+        print(f"  {label:38} {row['p50_us']:7.0f} {row['p99_us']:7.0f}")
+    return results
 
 
-MEASUREMENTS: dict[str, Callable[..., dict[str, Any]]] = {"pnl": measure_pnl}
-"""Run in this order when no ``--only`` names one (the webhook measurement is still to come)."""
+async def webhook_latencies(args: argparse.Namespace, records_url: str) -> dict[str, Any]:
+    """Calls alternate between two otherwise identical apps in this process: one journals
+    every call state and callback (and runs its recorder into ``records_url``, as every server
+    does), the other journals nothing. The fake carrier places each call and answers it in
+    full (the scripts of ``webhook_load.py``: every call is transferred, 13 webhooks); latency
+    is the carrier's, per webhook."""
+    from aiohttp.test_utils import TestServer
+    from redis.asyncio import Redis
+
+    from ivr.config import Settings
+    from ivr.deployment import load_setup
+    from ivr.server.app import WEBHOOKS, create_app
+    from ivr.simulator.caller import ScriptedCaller
+    from ivr.simulator.carrier import Carrier
+    from ivr.simulator.session import number_config
+    from ivr.telephony.call_store import CallStore
+
+    token = "records" + secrets.token_hex(8)  # also the officers' id prefix: a name's letters
+    latencies: dict[str, list[float]] = {JOURNAL_ON: [], JOURNAL_OFF: []}
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="warmline-webhooks-") as folder:
+        setup = load_setup(write_deployment(Path(folder), token))
+        redis = Redis.from_url(args.redis_url)
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(redis.aclose)
+            bases: dict[str, str] = {}
+            for label in latencies:
+                port = free_port()
+                settings = Settings(  # type: ignore[call-arg]
+                    twilio_auth_token=token,
+                    public_url=f"http://127.0.0.1:{port}",
+                    intent_model="",
+                    database_url=records_url,
+                )
+                journaling = label == JOURNAL_ON
+                app = create_app(settings, setup, args.redis_url, recorder=journaling)
+                if not journaling:
+                    app[WEBHOOKS].journal = None
+                    app[WEBHOOKS].store = CallStore(redis, settings.call_ttl_s)
+                await stack.enter_async_context(TestServer(app, port=port))
+                bases[label] = settings.public_base
+            rng = random.Random(args.seed)
+            for index in range(2 * (WARM_UP_CALLS + args.webhook_calls)):
+                label = (JOURNAL_ON, JOURNAL_OFF)[(index + index // 2) % 2]  # on off off on …
+                _, turns = SCRIPTS[rng.randrange(len(SCRIPTS))]
+                config = number_config(bases[label], token, account_sid=ACCOUNT_SID)
+                async with Carrier(config) as carrier:
+                    record = await carrier.place_call(
+                        ScriptedCaller(turns),
+                        from_number=f"+1512{rng.randrange(2_000_000, 9_999_999):07d}",
+                        to_number=TRACKING_NUMBER,
+                    )
+                problem = call_problem(record)
+                if problem:
+                    problems.append(f"{label}: {problem}")
+                if index >= 2 * WARM_UP_CALLS:  # first calls: caches, connections, migrations
+                    latencies[label] += [r.elapsed_s for r in record.requests if r.status == 200]
+    return {
+        JOURNAL_ON: latency_summary(latencies[JOURNAL_ON]),
+        JOURNAL_OFF: latency_summary(latencies[JOURNAL_OFF]),
+        "problems": problems,
+    }
+
+
+async def journal_steps(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """The journal's work on the webhook path, alone: a call-state write with and without the
+    ``XADD`` in its script, and a callback's ``XADD``."""
+    from redis.asyncio import Redis
+
+    from ivr.engine.state import Caller, CallState, HistoryEntry
+    from ivr.records.journal import RecordJournal
+    from ivr.telephony.call_store import CallStore
+
+    state = CallState(
+        call_sid="CA" + secrets.token_hex(16),
+        flow="mortgage",
+        flow_version="2",
+        caller=Caller(
+            number="+15125550123", called=TRACKING_NUMBER, campaign="sunbelt-refi",
+            publisher="rate-compare",
+        ),
+        history=[HistoryEntry(at=time.time(), step=f"step{n}", event="enter") for n in range(12)],
+        started_at=time.time(),
+    )  # fmt: skip
+    stream = f"warmline:benchmark:{secrets.token_hex(4)}"
+    callback = {key: "x" * 24 for key in ("CallSid", "AccountSid", "From", "To", "Timestamp")}
+    callback |= {"CallStatus": "completed", "SequenceNumber": "3", "CallDuration": "241"}
+    redis = Redis.from_url(args.redis_url)
+    try:
+        stores = {
+            "call-state write, no journal": CallStore(redis, 600, prefix=f"{stream}:a:"),
+            "call-state write + journal XADD": CallStore(
+                redis, 600, prefix=f"{stream}:b:", journal=stream
+            ),
+        }
+        times: dict[str, list[float]] = {label: [] for label in stores}
+        times["callback XADD"] = []
+        journal = RecordJournal(redis, stream=stream)
+        for store in stores.values():
+            await store.create(state, "<Response/>")
+        for _ in range(OP_REPEATS):
+            for label, store in stores.items():
+                stored = await store.get(state.call_sid)
+                assert stored is not None
+                began = time.perf_counter()
+                await store.replace(stored, state, "<Response/>")
+                times[label].append(time.perf_counter() - began)
+            began = time.perf_counter()
+            await journal.callback("status", callback, "token")
+            times["callback XADD"].append(time.perf_counter() - began)
+        await redis.delete(stream, *(store.key(state.call_sid) for store in stores.values()))
+    finally:
+        await redis.aclose()
+    return {
+        label: {
+            "p50_us": percentile(sorted(values), 50) * 1e6,
+            "p99_us": percentile(sorted(values), 99) * 1e6,
+        }
+        for label, values in times.items()
+    }
+
+
+MEASUREMENTS: dict[str, Callable[..., dict[str, Any]]] = {
+    "pnl": measure_pnl,
+    "webhook": measure_webhook,
+}
+"""Run in this order when no ``--only`` names one."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -537,7 +738,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--skip-generate", action="store_true", help="reuse the databases from an earlier run"
     )
-    parser.add_argument("--only", choices=("pnl", "webhook"), help="one measurement only")
+    parser.add_argument("--only", choices=tuple(MEASUREMENTS), help="one measurement only")
+    parser.add_argument(
+        "--webhook-calls", type=int, default=150, help="calls each way, journal on and off"
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("WARMLINE_REDIS_URL", "redis://127.0.0.1:6379/13"),
+        help="Redis for the webhook measurement (its keys are removed afterwards)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
     if args.calls < 1 or args.runs < 1:
@@ -566,12 +775,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"machine: {info['cpus']} CPUs ({info['cpu_model']}), {info['memory_gib']} GiB, "
         f"Python {info['python']}, load average at start {info['load_average_at_start'][0]}"
     )
-    measurements = {"webhook": measure_webhook} if args.only == "webhook" else MEASUREMENTS
-    if args.only == "pnl":
-        measurements = {"pnl": measure_pnl}
+    measurements = {args.only: MEASUREMENTS[args.only]} if args.only else MEASUREMENTS
     expected: Expected | None = None
     try:
-        if args.skip_generate:
+        if "pnl" not in measurements:
+            pass  # the webhook measurement records into scratch databases of its own
+        elif args.skip_generate:
             for target in targets:
                 target.existing()
         else:

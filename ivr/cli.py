@@ -116,6 +116,11 @@ def schema() -> None:
 @click.option("--deployment", default="warmline.yaml", show_default=True)
 @click.option("--number", "to_number", help="Tracking number to call (default: the first).")
 @click.option("--from", "from_number", default="+15125550123", show_default=True)
+@click.option(
+    "--from-state",
+    help="The caller's state as Twilio reports it (FromState), e.g. CA for an all-party-consent "
+    "state; default: the script's, else TX.",
+)
 @click.option("--server", help="Base URL of a running server: play Twilio's side over HTTP.")
 @click.option(
     "--script", type=click.Path(exists=True), help="Scripted call (YAML) instead of typing."
@@ -124,6 +129,7 @@ def simulate(
     deployment: str,
     to_number: str | None,
     from_number: str,
+    from_state: str | None,
     server: str | None,
     script: str | None,
 ) -> None:
@@ -134,7 +140,9 @@ def simulate(
     setup = _load_setup(deployment)
     number = to_number or setup.deployment.numbers[0].number
     try:
-        ok = run_simulation(setup, number, from_number, server=server, script=script)
+        ok = run_simulation(
+            setup, number, from_number, server=server, script=script, from_state=from_state
+        )
     except InvalidConfig as error:  # the script file
         for problem in error.problems:
             click.echo(str(problem), err=True)

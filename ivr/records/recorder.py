@@ -1,8 +1,11 @@
 """The recorder: drains the records journal into the database in batches.
 
 Every ``warmline serve`` process runs one as a background task (one consumer of the shared
-consumer group), so records keep up with calls without a separate service. A batch is applied
-in one transaction off the event loop; if it fails, each entry is tried on its own so one bad
+consumer group), so records keep up with calls without a separate service. The database work
+runs in a process of its own (:class:`InProcess`), so the ORM never holds the serving process's
+GIL while a webhook waits; tests and tools may run it in a thread (:class:`InThread`).
+
+A batch is applied in one transaction; if it fails, each entry is tried on its own so one bad
 entry cannot hold back the rest, and entries that still fail are retried with backoff by the
 queue and dead-lettered after the last attempt. Entries a dead recorder had claimed are taken
 over after the visibility timeout; applying them twice changes nothing (:mod:`ivr.records.ingest`).
@@ -13,8 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -22,20 +30,22 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ivr.deployment import Setup
+from ivr.deployment import Setup, load_setup
 from ivr.jobs.job import Job, PermanentJobError
 from ivr.jobs.queue import JobQueue
 from ivr.logs import Verbatim, fields
-from ivr.records.database import for_writing
+from ivr.records.database import for_writing, open_engine
 from ivr.records.ingest import Ingest, JournalEntry, utc
 from ivr.records.journal import RECORDS_GROUP, RECORDS_STREAM
 from ivr.records.migrate import upgrade
 from ivr.records.sync import sync_deployment
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BATCH = 500
 IDLE_WAIT_MS = 500
+LINGER_S = 0.5
 ERROR_PAUSE_S = 1.0
 
 
@@ -47,6 +57,33 @@ def records_queue(redis: Redis, visibility_timeout_s: float = 30.0) -> JobQueue:
         max_attempts=8,
         visibility_timeout_s=visibility_timeout_s,
     )
+
+
+def latest_states(entries: Sequence[JournalEntry]) -> list[JournalEntry]:
+    """``entries`` with each call's state snapshots cut to its newest: a snapshot holds all
+    that came before it (the older ones would be applied and at once overwritten)."""
+    newest: dict[str, int] = {}
+    for entry in entries:
+        if entry.kind == "state":
+            newest[entry.call_sid] = max(newest.get(entry.call_sid, 0), entry.revision)
+    return [
+        entry
+        for entry in entries
+        if entry.kind != "state" or entry.revision == newest[entry.call_sid]
+    ]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A job the writer could not apply (plain data: it may come back from another process)."""
+
+    job: Job
+    error: str
+    permanent: bool = False
+
+
+def describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]
 
 
 class RecordWriter:
@@ -67,42 +104,122 @@ class RecordWriter:
         """Apply ``entries`` and bill the calls they touched, all in one transaction."""
         with Session(self.engine) as session, session.begin():
             ingest = Ingest(session, self.setup, self._now())
-            for entry in entries:
+            for entry in latest_states(entries):
                 ingest.apply(entry)
             ingest.bill()
 
-    def apply_jobs(self, jobs: Sequence[Job]) -> list[tuple[Job, Exception]]:
+    def apply_jobs(self, jobs: Sequence[Job]) -> list[Failed]:
         """Apply a claimed batch; the jobs that could not be applied, with why."""
         parsed: list[tuple[Job, JournalEntry]] = []
-        failed: list[tuple[Job, Exception]] = []
+        failed: list[Failed] = []
         for job in jobs:
             try:
                 parsed.append((job, JournalEntry.parse(job.fields)))
             except PermanentJobError as error:
-                failed.append((job, error))
+                failed.append(Failed(job, describe(error), permanent=True))
         try:
             self.apply([entry for _, entry in parsed])
             return failed
         except (SQLAlchemyError, ValueError) as batch_error:
             if len(parsed) == 1:
-                return [*failed, (parsed[0][0], batch_error)]
+                return [*failed, Failed(parsed[0][0], describe(batch_error))]
         for job, entry in parsed:  # isolate what failed the batch
             try:
                 self.apply([entry])
             except (SQLAlchemyError, ValueError) as error:
-                failed.append((job, error))
+                failed.append(Failed(job, describe(error)))
         return failed
 
     def _now(self) -> datetime:
         return utc(self.clock())
 
 
+class Writing(Protocol):
+    """Where a recorder's :class:`RecordWriter` runs."""
+
+    async def prepare(self) -> None: ...
+
+    async def apply_jobs(self, jobs: Sequence[Job]) -> list[Failed]: ...
+
+    def close(self) -> None: ...
+
+
+class InThread:
+    """The writer in a thread of this process."""
+
+    def __init__(self, writer: RecordWriter) -> None:
+        self.writer = writer
+
+    async def prepare(self) -> None:
+        await asyncio.to_thread(self.writer.prepare)
+
+    async def apply_jobs(self, jobs: Sequence[Job]) -> list[Failed]:
+        return await asyncio.to_thread(self.writer.apply_jobs, jobs)
+
+    def close(self) -> None:
+        """Nothing to stop: the engine belongs to whoever made the writer."""
+
+
+class InProcess:
+    """The writer in a spawned process of its own, opened on ``url`` with the deployment at
+    ``deployment``; a process that dies is replaced, and its batch is retried."""
+
+    def __init__(self, url: str, deployment: str) -> None:
+        self._args = (url, deployment)
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_open_writer,
+            initargs=self._args,
+        )
+
+    async def prepare(self) -> None:
+        await self._run(_prepare)
+
+    async def apply_jobs(self, jobs: Sequence[Job]) -> list[Failed]:
+        return await self._run(_apply_jobs, list(jobs))
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        # Submitted from a thread: a submit writes to the pool's wake-up pipe (and the first
+        # one spawns the process), neither of which belongs on the event loop.
+        pool = self._pool
+        try:
+            return await asyncio.to_thread(lambda: pool.submit(fn, *args).result())
+        except BrokenExecutor:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._start()
+            raise
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_writer: RecordWriter | None = None
+"""The writer of an :class:`InProcess` child."""
+
+
+def _open_writer(url: str, deployment: str) -> None:
+    global _writer
+    _writer = RecordWriter(open_engine(url), load_setup(deployment), time.time)
+
+
+def _prepare() -> None:
+    assert _writer is not None
+    _writer.prepare()
+
+
+def _apply_jobs(jobs: list[Job]) -> list[Failed]:
+    assert _writer is not None
+    return _writer.apply_jobs(jobs)
+
+
 class Recorder:
     """One consumer of the records journal."""
 
-    def __init__(
-        self, queue: JobQueue, writer: RecordWriter, consumer: str, batch: int = BATCH
-    ) -> None:
+    def __init__(self, queue: JobQueue, writer: Writing, consumer: str, batch: int = BATCH) -> None:
         self.queue = queue
         self.writer = writer
         self.consumer = consumer
@@ -110,7 +227,7 @@ class Recorder:
 
     async def start(self) -> None:
         await self.queue.ensure_group()
-        await asyncio.to_thread(self.writer.prepare)
+        await self.writer.prepare()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Prepare, then drain until ``stop`` is set; database or Redis outages pause it (and
@@ -121,9 +238,13 @@ class Recorder:
                 if not ready:
                     await self.start()
                     ready = True
-                await self.step(IDLE_WAIT_MS)
-            except (RedisError, SQLAlchemyError, OSError):
-                log.exception("records: database or journal unavailable; retrying")
+                if await self.step(IDLE_WAIT_MS) < self.batch:
+                    # Caught up: let entries gather, so a busy call is one write, not one per
+                    # webhook, and the recorder's share of this process stays small.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), LINGER_S)
+            except (RedisError, SQLAlchemyError, OSError, BrokenExecutor):
+                log.exception("records: database, journal or writer unavailable; retrying")
                 ready = False  # a Redis that restarted empty has lost the consumer group too
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), ERROR_PAUSE_S)
@@ -133,23 +254,17 @@ class Recorder:
         jobs = await self.queue.claim(self.consumer, count=self.batch, block_ms=block_ms)
         if not jobs:
             return 0
-        failed = await asyncio.to_thread(self.writer.apply_jobs, jobs)
-        failed_ids = {job.id for job, _ in failed}
+        failed = await self.writer.apply_jobs(jobs)
+        failed_ids = {failure.job.id for failure in failed}
         done = [job for job in jobs if job.id not in failed_ids]
         if done:
             await self.queue.ack(*done)
-        for job, error in failed:
-            outcome = await self.queue.fail(
-                job,
-                f"{type(error).__name__}: {error}"[:500],
-                retry=not isinstance(error, PermanentJobError),
+        for failure in failed:
+            outcome = await self.queue.fail(failure.job, failure.error, retry=not failure.permanent)
+            about = fields(
+                entry=Verbatim(failure.job.key), status=outcome.status, tries=outcome.attempts
             )
-            log.warning(
-                "records entry not applied",
-                extra=fields(
-                    entry=Verbatim(job.key), status=outcome.status, attempts=outcome.attempts
-                ),
-            )
+            log.warning("records entry not applied", extra=about)
         return len(jobs)
 
     async def drain(self) -> int:

@@ -26,7 +26,7 @@ from ivr.qualifier import Qualifier, open_qualifier
 from ivr.records.api import records_routes
 from ivr.records.database import open_engine
 from ivr.records.journal import RECORDS_STREAM, RecordJournal
-from ivr.records.recorder import Recorder, RecordWriter, records_queue
+from ivr.records.recorder import InProcess, Recorder, records_queue
 from ivr.routing.router import Router
 from ivr.routing.usage import UsageBook
 from ivr.telephony.call_store import CallStore
@@ -94,14 +94,14 @@ def create_app(
     app[WEBHOOKS] = webhooks
     records = open_engine(settings.records_url)
     app[RECORDS] = records
-    app[RECORDER] = Recorder(
-        records_queue(redis), RecordWriter(records, setup, clock), default_consumer_name()
-    )
     app.add_routes(webhooks.routes())
     app.add_routes(records_routes(records, settings.api_token))
     app.router.add_get("/healthz", health)
     app.cleanup_ctx.append(_redis_lifecycle)
     if recorder:
+        url = settings.records_url.render_as_string(hide_password=False)
+        writer = InProcess(url, setup.path)
+        app[RECORDER] = Recorder(records_queue(redis), writer, default_consumer_name())
         app.cleanup_ctx.append(_records_lifecycle)
     else:
         app.on_cleanup.append(_dispose_records)
@@ -206,6 +206,7 @@ async def _records_lifecycle(app: web.Application) -> AsyncIterator[None]:
     yield
     stop.set()
     await task
+    await asyncio.to_thread(recorder.writer.close)
     await _dispose_records(app)
 
 

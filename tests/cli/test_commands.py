@@ -227,6 +227,24 @@ def test_simulate_script_in_process_passes(scenario_deployment_path: Path, redis
     assert result.stderr == ""
 
 
+def test_simulate_from_state_overrides_the_scripts(tmp_path: Path) -> None:
+    script = tmp_path / "asked.yaml"
+    script.write_text(
+        "name: a caller the flow must ask before recording\n"
+        "turns:\n"
+        "  - digits: '2'\n"
+        "  - hangup: true\n"
+        "expect:\n"
+        "  consent: notice\n",
+        encoding="utf-8",
+    )
+    told = warmline("simulate", "--script", str(script), "--from-state", "TX")
+    assert told.returncode == 0, told.stdout + told.stderr
+    asked = warmline("simulate", "--script", str(script), "--from-state", "CA")
+    assert asked.returncode == 1
+    assert "FAIL consent: expected 'notice', got 'refused'" in asked.stdout.splitlines()
+
+
 def test_simulate_script_with_a_wrong_expectation_fails(tmp_path: Path) -> None:
     script = tmp_path / "wrong.yaml"
     script.write_text(

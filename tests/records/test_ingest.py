@@ -23,7 +23,7 @@ from ivr.records import tables as t
 from ivr.records.disputes import dispute, resolve
 from ivr.records.ingest import JournalEntry
 from ivr.records.journal import RECORDS_STREAM, RecordJournal
-from ivr.records.recorder import Recorder, RecordWriter, records_queue
+from ivr.records.recorder import InThread, Recorder, RecordWriter, records_queue
 from tests.records.played import (
     in_batches,
     journal,
@@ -176,7 +176,9 @@ async def test_a_recorder_that_dies_mid_batch_loses_nothing_and_counts_nothing_t
     await queue.ensure_group()
     dead = await queue.claim("recorder-that-dies", count=10)  # claimed, never acknowledged
     assert len(dead) == 10
-    survivor = Recorder(queue, RecordWriter(records, setup, time.time), "survivor", batch=7)
+    survivor = Recorder(
+        queue, InThread(RecordWriter(records, setup, time.time)), "survivor", batch=7
+    )
     await survivor.start()
     await asyncio.sleep(0.06)  # the dead recorder's lease runs out
     assert await survivor.drain() == len(played)
@@ -193,7 +195,7 @@ async def test_a_malformed_entry_is_dead_lettered_and_the_rest_applied(
     await redis.xadd(RECORDS_STREAM, {"kind": "state", "call_sid": "CAbad", "body": "{not json"})
     await RecordJournal(redis).callback("status", {"CallSid": "CAx", "SequenceNumber": "0"}, None)
     queue = records_queue(redis)
-    recorder = Recorder(queue, RecordWriter(records, setup, time.time), "only")
+    recorder = Recorder(queue, InThread(RecordWriter(records, setup, time.time)), "only")
     await recorder.start()
     await recorder.drain()
     dead = await queue.dead_letters()
