@@ -34,6 +34,10 @@ done
 echo
 echo "== A demo call through the simulator (Twilio's side, signed webhooks over HTTP):"
 .venv/bin/warmline simulate --server "$WARMLINE_PUBLIC_URL" --script tests/scenarios/scored/ready_offer_accepted.yaml
+sleep 2  # the server's recorder writes a call to the records about a second after its last webhook
+echo
+echo "== Today's P&L from the records (data/warmline.db), by publisher:"
+.venv/bin/warmline report pnl --by publisher --from "$(date -u +%F)" --to "$(date -u +%F)"
 echo
 echo "Server running on $WARMLINE_PUBLIC_URL. Place your own call in another terminal:"
 echo "  WARMLINE_TWILIO_AUTH_TOKEN=$WARMLINE_TWILIO_AUTH_TOKEN .venv/bin/warmline simulate --server $WARMLINE_PUBLIC_URL"
