@@ -147,7 +147,9 @@ def _timeline(
     events = session.scalars(
         select(t.CallEvent)
         .where(t.CallEvent.call_sid == call_sid)
-        .order_by(t.CallEvent.at, t.CallEvent.id)
+        .order_by(
+            t.CallEvent.at, t.CallEvent.sequence, t.CallEvent.id
+        )  # carrier times are whole seconds
     )
     return [
         {
