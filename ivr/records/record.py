@@ -144,12 +144,11 @@ def _consent(session: Session, call: t.Call, text: Callable[[str], str]) -> dict
 def _timeline(
     session: Session, call_sid: str, phone: Callable[[str], str], text: Callable[[str], str]
 ) -> list[dict[str, Any]]:
+    # Carrier times are whole seconds: callbacks of the same second go by their sequence.
     events = session.scalars(
         select(t.CallEvent)
         .where(t.CallEvent.call_sid == call_sid)
-        .order_by(
-            t.CallEvent.at, t.CallEvent.sequence, t.CallEvent.id
-        )  # carrier times are whole seconds
+        .order_by(t.CallEvent.at, t.CallEvent.sequence, t.CallEvent.id)
     )
     return [
         {
