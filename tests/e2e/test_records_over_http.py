@@ -1,4 +1,5 @@
-"""A whole call through a real server process into its records, on SQLite and PostgreSQL.
+"""A whole call through a real server process into its records, its billing line and its P&L row,
+on SQLite and PostgreSQL.
 
 The fake carrier subscribes to every status event and delivers each status callback twice,
 shuffled; the server's own recorder builds the call record and its billing line from the
@@ -10,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session
 from ivr.deployment import load_setup
 from ivr.records import tables as t
 from ivr.records.recorder import RecordWriter
+from ivr.records.reports import pnl
 from tests.records.played import play
 from tests.support.services import ROOT, ServerProcess, start_server
 
@@ -120,6 +124,22 @@ async def test_a_transferred_call_is_recorded_billed_and_reported(
         score = session.scalars(select(t.Score).where(t.Score.call_id == call.id)).one()
         assert (score.score, score.qualified) == (70, True)
         assert score.reasons
+        day = call.started_at.replace(hour=0, minute=0, second=0, microsecond=0)
+        report = pnl(session, "publisher", day, day + timedelta(days=1))
+    [row] = report.rows
+    assert (row.key, row.name, row.calls, row.connected, row.billable) == (
+        "rate-compare",
+        "RateCompare (sample publisher)",
+        1,
+        1,
+        1,
+    )
+    assert (row.revenue, row.payout, row.margin, row.billable_rate) == (
+        Decimal("45.00"),
+        Decimal("35.00"),
+        Decimal("10.00"),
+        1.0,
+    )
 
 
 async def test_a_call_nobody_took_bills_nothing_and_says_why(
