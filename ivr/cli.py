@@ -233,13 +233,23 @@ def _transcript_classifier(model_dir: str | None) -> TranscriptClassifier | None
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as a JSON object.")
-def jobs(as_json: bool) -> None:
-    """Show the recordings queue: depth, pending, delayed, dead, consumers."""
+@click.option(
+    "--queue",
+    type=click.Choice(["recordings", "records"]),
+    default="recordings",
+    show_default=True,
+    help="recordings: the workers' transcription jobs; records: the journal the servers' "
+    "recorders write to the database.",
+)
+def jobs(as_json: bool, queue: str) -> None:
+    """Show a queue: depth, pending, delayed, dead, consumers."""
     import asyncio
 
     from redis.exceptions import RedisError
 
+    from ivr.jobs.runner import job_stats
     from ivr.recordings.transcription import recording_stats
+    from ivr.records.journal import RECORDS_GROUP, RECORDS_STREAM
     from ivr.redis_server import DEFAULT_HOST, DEFAULT_PORT
 
     url = _shared_redis_url()
@@ -249,13 +259,17 @@ def jobs(as_json: bool) -> None:
             "to the Redis your servers and workers use"
         )
     try:
-        stats = asyncio.run(recording_stats(url))
+        if queue == "records":
+            stats = asyncio.run(job_stats(url, RECORDS_STREAM, RECORDS_GROUP))
+        else:
+            stats = asyncio.run(recording_stats(url))
     except (RedisError, OSError) as error:
         _fail(f"cannot read the queue from {_redacted(url)}: {error}")
     if as_json:
         click.echo(json.dumps(stats, indent=2))
         return
     columns = ["stream", "group", "depth", "pending", "delayed", "dead", "consumers", "transcribed"]
+    columns = [column for column in columns if column in stats]
     widths = [max(len(c), len(str(stats[c]))) for c in columns]
     click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     cells = [str(stats[c]) for c in columns]

@@ -9,7 +9,12 @@ the same records. Runs on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import os
+import signal
 import time
+from concurrent.futures import BrokenExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +28,7 @@ from ivr.records import tables as t
 from ivr.records.disputes import dispute, resolve
 from ivr.records.ingest import JournalEntry
 from ivr.records.journal import RECORDS_STREAM, RecordJournal
-from ivr.records.recorder import InThread, Recorder, RecordWriter, records_queue
+from ivr.records.recorder import InProcess, InThread, Recorder, RecordWriter, records_queue
 from tests.records.played import (
     in_batches,
     journal,
@@ -33,6 +38,7 @@ from tests.records.played import (
     snapshot,
 )
 from tests.support.databases import empty_tables
+from tests.support.services import warmline
 
 pytestmark = pytest.mark.integration
 
@@ -190,7 +196,7 @@ async def test_a_recorder_that_dies_mid_batch_loses_nothing_and_counts_nothing_t
 
 
 async def test_a_malformed_entry_is_dead_lettered_and_the_rest_applied(
-    played: list[JournalEntry], records: Engine, setup: Setup, redis: Redis
+    played: list[JournalEntry], records: Engine, setup: Setup, redis: Redis, redis_url: str
 ) -> None:
     await redis.xadd(RECORDS_STREAM, {"kind": "state", "call_sid": "CAbad", "body": "{not json"})
     await RecordJournal(redis).callback("status", {"CallSid": "CAx", "SequenceNumber": "0"}, None)
@@ -201,6 +207,17 @@ async def test_a_malformed_entry_is_dead_lettered_and_the_rest_applied(
     dead = await queue.dead_letters()
     assert [d.fields["call_sid"] for d in dead] == ["CAbad"]
     assert "malformed records entry" in dead[0].error
+    shown = warmline("jobs", "--queue", "records", "--json", env={"WARMLINE_REDIS_URL": redis_url})
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == {
+        "stream": RECORDS_STREAM,
+        "group": "recorders",
+        "depth": 0,
+        "pending": 0,
+        "delayed": 0,
+        "dead": 1,
+        "consumers": 1,
+    }
     with Session(records) as session:
         assert session.scalar(select(func.count()).select_from(t.Call)) == 4
         assert (
@@ -261,3 +278,41 @@ def test_a_disputed_line_is_not_re_decided_when_an_earlier_call_arrives_late(
         assert (kept.rule, kept.revenue_cents) == ("billable", 4500)  # not re-decided
         net = kept.revenue_cents + sum(a.revenue_delta_cents for a in kept.adjustments)
         assert net == 0  # credited once
+
+
+def child_processes() -> list[int]:
+    """This process's children (Linux's /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == os.getpid():
+                children.append(int(stat.parent.name))
+    return children
+
+
+async def test_a_writer_process_that_dies_is_replaced_and_its_batch_retried(
+    played: list[JournalEntry], records: Engine, records_url: str, setup: Setup, redis: Redis
+) -> None:
+    queue = records_queue(redis, visibility_timeout_s=0.2)
+    writer = InProcess(records_url, setup.path)
+    recorder = Recorder(queue, writer, "server-1", batch=5)
+    try:
+        before = set(child_processes())
+        await recorder.start()  # spawns the writer, which migrates and syncs
+        [child] = set(child_processes()) - before
+        os.kill(child, signal.SIGKILL)
+        with pytest.raises(BrokenExecutor):
+            await recorder.step()  # five entries claimed, never acknowledged
+        await recorder.start()  # a new writer process
+        await asyncio.sleep(0.25)  # the lost batch's lease runs out
+        assert await recorder.drain() == len(played)  # the lost five again, and the rest
+    finally:
+        await asyncio.to_thread(writer.close)
+    assert await redis.xlen(RECORDS_STREAM) == 0
+    expected = snapshot(records)
+    empty_tables(records)
+    writer_in_thread = RecordWriter(records, setup, time.time)
+    writer_in_thread.prepare()
+    writer_in_thread.apply(played)
+    assert snapshot(records) == expected
