@@ -58,7 +58,8 @@ def serve(deployment: str | None, host: str | None, port: int | None) -> None:
             app = create_app(settings, setup, url)
             click.echo(
                 f"warmline: serving {len(setup.deployment.numbers)} numbers on "
-                f"http://{settings.host}:{settings.port} (public URL {settings.public_base})",
+                f"http://{settings.host}:{settings.port} (public URL {settings.public_base}); "
+                f"records in {settings.records_url.render_as_string(hide_password=True)}",
                 err=True,
             )
             web.run_app(

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from ivr.deployment import load_setup
 from ivr.records import tables as t
+from ivr.records.database import database_url
 from ivr.records.recorder import RecordWriter
 from ivr.records.reports import pnl
 from tests.records.played import play
@@ -187,3 +188,10 @@ async def test_consent_is_recorded_with_the_flow_version_and_linked_to_the_line(
         )
         assert "press 1 or say yes" in consent.disclosure
         assert consent.heard == "yes I agree"
+
+
+def test_the_server_says_where_its_records_go(
+    recording_server: ServerProcess, records_url: str
+) -> None:
+    shown = database_url(records_url, ".").render_as_string(hide_password=True)
+    assert f"records in {shown}" in recording_server.log()
