@@ -316,3 +316,17 @@ async def test_a_writer_process_that_dies_is_replaced_and_its_batch_retried(
     writer_in_thread.prepare()
     writer_in_thread.apply(played)
     assert snapshot(records) == expected
+
+
+def test_a_callback_without_a_sequence_number_is_kept_once_per_idempotency_token(
+    records: Engine, setup: Setup
+) -> None:
+    body = {"CallSid": "CA" + "5" * 32, "CallStatus": "completed", "CallDuration": "31"}
+    first = JournalEntry("callback", body["CallSid"], body, source="status", token="tok-1")
+    retried = JournalEntry("callback", body["CallSid"], body, source="status", token="tok-1")
+    other = JournalEntry("callback", body["CallSid"], body, source="status", token="tok-2")
+    writer(records, setup).apply([first, retried])
+    writer(records, setup).apply([retried, other])
+    with Session(records) as session:
+        keys = session.scalars(select(t.CallEvent.dedupe_key).order_by(t.CallEvent.id)).all()
+    assert keys == ["token:tok-1", "token:tok-2"]
