@@ -138,6 +138,7 @@ class Ingest:
         row = self.session.scalar(select(t.Score).where(t.Score.call_id == call.id))
         row = row or t.Score(call_id=call.id)
         row.score, row.qualified, row.intent = scored.score, scored.qualified, scored.label
+        row.confidence = scored.probabilities.get(scored.label) if scored.label else None
         row.probabilities = {str(label): p for label, p in scored.probabilities.items()}
         row.reasons = scored.explained
         self.session.add(row)

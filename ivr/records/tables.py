@@ -125,6 +125,9 @@ class Call(Base):
     __table_args__ = (
         Index("ix_calls_caller_started", "caller", "started_at"),
         Index("ix_calls_started", "started_at"),
+        Index("ix_calls_campaign_started", "campaign_id", "started_at"),
+        Index("ix_calls_publisher_started", "publisher_id", "started_at"),
+        Index("ix_calls_officer_started", "officer_id", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -250,12 +253,16 @@ class Transcript(Base):
 
 class Score(Base):
     __tablename__ = "scores"
+    __table_args__ = (Index("ix_scores_confidence", "confidence"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
     score: Mapped[int] = mapped_column(Integer)
     qualified: Mapped[bool] = mapped_column(Boolean)
     intent: Mapped[str | None] = mapped_column(String(32))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    """The classifier's probability of ``intent``; None when nothing was classified. QA
+    reviews the least confident calls first."""
     probabilities: Mapped[dict[str, Any]] = mapped_column(default=dict)
     reasons: Mapped[list[Any]] = mapped_column(default=list)
 
@@ -336,3 +343,41 @@ class Adjustment(Base):
     resolution: Mapped[str | None] = mapped_column(Text)
 
     line: Mapped[BillingLine] = relationship(back_populates="adjustments")
+
+
+# -- people and their judgements ----------------------------------------------------------------
+
+
+class User(Base):
+    """Someone who signs in to the web pages: an admin, QA staff, or a loan officer (who sees
+    only the calls sent to their officer record)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(200), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(16))
+    """``admin``, ``qa`` or ``officer``."""
+    officer_id: Mapped[str | None] = mapped_column(ForeignKey("officers.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class Review(Base):
+    """A QA verdict on a call: kept, never edited; the newest one per call is the call's."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_call", "call_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    agrees: Mapped[bool] = mapped_column(Boolean)
+    """Agrees with the classifier's intent label."""
+    label: Mapped[str | None] = mapped_column(String(32))
+    """The corrected intent label when the reviewer disagrees."""
+    billable: Mapped[bool | None] = mapped_column(Boolean)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
