@@ -144,7 +144,7 @@ class Ingest:
         self.session.add(row)
 
     def _consent(self, call: t.Call, state: CallState) -> None:
-        consent = getattr(state, "consent", None)
+        consent = state.consent
         if consent is None:
             return
         row = self.session.scalar(
