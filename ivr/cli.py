@@ -624,6 +624,26 @@ def _register_record_commands() -> None:
 _register_record_commands()
 
 
+def _register_web_commands() -> None:
+    """Web accounts (``users``) live with the web pages."""
+    from ivr.web.commands import users
+
+    main.add_command(users)
+
+
+_register_web_commands()
+
+
+def _register_export_commands() -> None:
+    """``export labels`` lives with the QA verdicts it exports (``ivr.web.labels``)."""
+    from ivr.web.labels import export
+
+    main.add_command(export)
+
+
+_register_export_commands()
+
+
 def _fail(message: str) -> NoReturn:
     click.echo(f"warmline: {message}", err=True)
     sys.exit(1)

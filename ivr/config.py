@@ -63,6 +63,17 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token for the JSON API (/api/…); unset: the API answers 404.",
     )
+    web_trust_forwarded_for: bool = Field(
+        default=False,
+        description="Behind a reverse proxy: take the sign-in client's address from the last "
+        "X-Forwarded-For entry (the one the proxy added) for login throttling. Off: the peer.",
+    )
+    web_session_idle_s: int = Field(
+        default=8 * 3600, ge=60, description="A web session unused this long ends."
+    )
+    web_session_max_s: int = Field(
+        default=24 * 3600, ge=60, description="A web session ends this long after sign-in."
+    )
     host: str = "127.0.0.1"
     port: int = 8080
     call_ttl_s: int = 6 * 3600

@@ -34,6 +34,7 @@ from ivr.telephony.recording_events import RecordingEvents
 from ivr.telephony.twilio.signature import signature_middleware
 from ivr.telephony.twilio.webhooks import TwilioWebhooks
 from ivr.telephony.voice_answers import VoiceAnswers
+from ivr.web.app import setup_web
 
 SETTINGS = web.AppKey("settings", Settings)
 SETUP = web.AppKey("setup", Setup)
@@ -96,6 +97,7 @@ def create_app(
     app[RECORDS] = records
     app.add_routes(webhooks.routes())
     app.add_routes(records_routes(records, settings.api_token))
+    setup_web(app, settings, records, redis)
     app.router.add_get("/healthz", health)
     app.cleanup_ctx.append(_redis_lifecycle)
     if recorder:

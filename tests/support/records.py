@@ -189,3 +189,94 @@ def add_adjustment(
     session.add(adjustment)
     session.flush()
     return adjustment
+
+
+def add_user(
+    session: Session, username: str, role: str = "qa", officer: str | None = None
+) -> t.User:
+    """A user who signs in to the web pages (the password hash is a placeholder)."""
+    user = t.User(
+        username=username,
+        password_hash="-",
+        role=role,
+        officer_id=officer,
+        active=True,
+        created_at=SYNCED_AT,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def add_score(
+    session: Session,
+    call: t.Call,
+    *,
+    score: int = 60,
+    intent: str | None = "shopping",
+    confidence: float | None = 0.8,
+    qualified: bool = True,
+) -> t.Score:
+    """The call's score (and its intent on the call row, as the recorder keeps both)."""
+    row = t.Score(
+        call_id=call.id,
+        score=score,
+        qualified=qualified,
+        intent=intent,
+        confidence=confidence,
+        probabilities={} if intent is None else {intent: confidence},
+        reasons=[],
+    )
+    call.score, call.intent = score, intent
+    session.add(row)
+    session.flush()
+    return row
+
+
+def add_review(
+    session: Session,
+    call: t.Call,
+    reviewer: t.User,
+    *,
+    agrees: bool = True,
+    label: str | None = None,
+    billable: bool | None = None,
+    notes: str = "",
+    at: datetime | None = None,
+) -> t.Review:
+    review = t.Review(
+        call_id=call.id,
+        reviewer_id=reviewer.id,
+        agrees=agrees,
+        label=label,
+        billable=billable,
+        notes=notes,
+        created_at=at or call.started_at + timedelta(days=1),
+    )
+    session.add(review)
+    session.flush()
+    return review
+
+
+def add_answer(
+    session: Session,
+    call: t.Call,
+    slot: str,
+    value: str,
+    *,
+    heard: str | None = None,
+    source: str = "speech",
+) -> t.Answer:
+    answer = t.Answer(
+        call_id=call.id,
+        slot=slot,
+        value=value,
+        source=source,
+        heard=heard,
+        confidence=None,
+        attempts=1,
+        at=call.started_at + timedelta(seconds=30),
+    )
+    session.add(answer)
+    session.flush()
+    return answer

@@ -1,0 +1,1 @@
+"""The web pages: QA review, the officer portal and the operator dashboard."""
