@@ -17,6 +17,8 @@ from sqlalchemy import Engine
 from ivr.config import Settings
 from ivr.web.auth import web_middleware
 from ivr.web.pages import page_routes
+from ivr.web.portal import portal_routes
+from ivr.web.qa import qa_routes
 from ivr.web.recordings import recording_routes
 from ivr.web.sessions import SessionStore
 from ivr.web.state import WEB, WebState
@@ -49,5 +51,7 @@ def setup_web(
     )
     app.middlewares.append(web_middleware)
     app.add_routes(page_routes())
+    app.add_routes(qa_routes())
+    app.add_routes(portal_routes())
     app.add_routes(recording_routes())
     app.router.add_static("/static/", STATIC, name="static")

@@ -5,8 +5,10 @@ with its own cookie jar."""
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from ivr.web.accounts import create_user
 from ivr.web.app import setup_web
 from ivr.web.auth import signed_in
 from ivr.web.throttle import LoginLimits
-from tests.support.records import add_call, add_officer
+from tests.support.records import add_answer, add_call, add_officer, add_publisher
 
 PASSWORD = "correct horse battery"
 DAY = datetime(2026, 11, 10, 15, tzinfo=UTC)
@@ -198,3 +200,106 @@ def web_app(settings: Settings, records: Engine, redis: Redis) -> web.Applicatio
     app.router.add_get("/app/api/probe", api_probe)
     app.router.add_post("/test/change", echo)
     return app
+
+
+# -- the officer portal and the operator pages ---------------------------------------------------
+
+PORTAL_SCRIPT_NAME = "<script>alert(1)</script> Media"
+"""Publisher b's name: every page must show it escaped."""
+
+
+def seed_portal(records: Engine) -> dict[str, int]:
+    """Billing lines for the portal and the operator pages, on :data:`DAY` (plus one call the
+    next day): ana's billable call (answers, score, bridged 4 minutes) and a too-short one,
+    ben's billable call, with two publishers and two officer legs. Returns the billing line
+    ids by call sid."""
+    with Session(records) as session:
+        add_publisher(session, "pub-a", "Alpha Leads")
+        add_publisher(session, "pub-b", PORTAL_SCRIPT_NAME)
+        paid, paid_line = add_call(
+            session, call_sid="CA-ana-paid", started_at=DAY + timedelta(hours=1),
+            publisher="pub-a", officer="ana", billable=True, revenue="45.00", payout="30.00",
+            score=72,
+        )  # fmt: skip
+        paid.intent = "shopping"
+        for slot, value in [("loan_type", "refinance"), ("state", "TX"), ("credit_band", "good")]:
+            add_answer(session, paid, slot, value)
+        _, short_line = add_call(
+            session, call_sid="CA-ana-short", started_at=DAY + timedelta(hours=2),
+            publisher="pub-a", officer="ana", bridged_s=30.0, rule="too_short",
+            reason="bridged 30 s, under 90 s", score=40,
+        )  # fmt: skip
+        bens, bens_line = add_call(
+            session, call_sid="CA-ben-paid", started_at=DAY + timedelta(hours=3),
+            publisher="pub-b", officer="ben", billable=True, revenue="50.00", payout="35.00",
+            score=55,
+        )  # fmt: skip
+        _, next_line = add_call(
+            session, call_sid="CA-ana-next", started_at=DAY + timedelta(days=1), officer="ana"
+        )
+        for call, outcome in [(paid, "bridged"), (bens, "no_answer")]:
+            session.add(
+                t.TransferAttempt(
+                    call_id=call.id, position=0, step="transfer", officer_id=call.officer_id,
+                    number="+15125550111", outcome=outcome, started_at=call.started_at,
+                    duration_s=20.0,
+                )
+            )  # fmt: skip
+        session.commit()
+        return {
+            "CA-ana-paid": paid_line.id,
+            "CA-ana-short": short_line.id,
+            "CA-ben-paid": bens_line.id,
+            "CA-ana-next": next_line.id,
+        }
+
+
+class _Tables(HTMLParser):
+    """The text of each cell (``th`` and ``td``) of each row of the table with one id."""
+
+    def __init__(self, table_id: str) -> None:
+        super().__init__()
+        self.table_id, self.depth = table_id, 0
+        self.rows: list[list[str]] = []
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table" and (self.depth or dict(attrs).get("id") == self.table_id):
+            self.depth += 1
+        elif self.depth and tag == "tr":
+            self.rows.append([])
+        elif self.depth and tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and self.depth:
+            self.depth -= 1
+        elif self.depth and tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append(" ".join("".join(self.cell).split()))
+            self.cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def table_rows(html: str, table_id: str) -> list[list[str]]:
+    """Every row of ``<table id=table_id>`` as its cells' text, header rows included."""
+    parser = _Tables(table_id)
+    parser.feed(html)
+    return parser.rows
+
+
+_SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
+
+
+def inline_svgs(html: str) -> list[ET.Element]:
+    """Every inline ``<svg>`` of the page, parsed as XML (a malformed one fails the test)."""
+    return [ET.fromstring(match.group(0)) for match in _SVG.finditer(html)]
+
+
+def assert_no_inline_code(html: str) -> None:
+    """The page holds no inline script or style (the CSP would block them anyway)."""
+    lowered = html.lower()
+    for inline in ("<script", "<style", " style=", " onclick=", " onload=", "javascript:"):
+        assert inline not in lowered, inline
