@@ -82,7 +82,9 @@ def browser_site(redis_url: str, deployment: Path, workdir: Path) -> Iterator[Br
     server = start_server(redis_url, None, workdir, deployment=deployment, extra_env=env)
     records = open_engine(database_url)
     try:
-        call_sid = asyncio.run(play(server.url, "keypad_refinance_texas", caller="+15125550190"))
+        seed = secrets.randbelow(2**31)  # a fresh CallSid: Redis may hold an earlier run's
+        call = play(server.url, "keypad_refinance_texas", caller="+15125550190", seed=seed)
+        call_sid = asyncio.run(call)
         _wait(lambda: _billed(records, call_sid))
         recording_sid = "RE" + secrets.token_hex(16)
         audio = f"2026/11/24/{call_sid}/{recording_sid}.wav"
