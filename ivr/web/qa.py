@@ -65,6 +65,7 @@ from scoring.intent.labels import LABELS
 log = logging.getLogger(__name__)
 
 REVIEWERS: Final = ("admin", "qa")
+QUEUE_PATH: Final = "/qa/queue"
 SAVED: Final = "Verdict saved."
 SAVED_NEXT: Final = "Verdict saved. Here is the next call in the queue."
 
@@ -126,7 +127,9 @@ def _call_page(
         "when": when,
         "clock": clock,
     }
-    return render(request, "qa_call.html", context, status)
+    # Opened from the review queue, the page belongs under that link in the header.
+    section = QUEUE_PATH if form.queue else None
+    return render(request, "qa_call.html", context, status, section=section)
 
 
 async def call_page(request: web.Request) -> web.StreamResponse:
@@ -176,7 +179,7 @@ async def post_verdict(request: web.Request) -> web.StreamResponse:
     if not form.queue:
         raise web.HTTPSeeOther(call_url(sid, saved="1"))
     if detail is None:
-        raise web.HTTPSeeOther("/qa/queue?saved=1")
+        raise web.HTTPSeeOther(f"{QUEUE_PATH}?saved=1")
     raise web.HTTPSeeOther(call_url(detail, queue="1", saved="1"))
 
 
@@ -231,7 +234,7 @@ def qa_routes() -> list[web.RouteDef]:
         web.get("/qa/calls", call_list),
         web.get("/qa/calls/{call_sid}", call_page),
         web.post("/qa/calls/{call_sid}/verdict", post_verdict),
-        web.get("/qa/queue", queue),
+        web.get(QUEUE_PATH, queue),
         web.get("/app/api/calls", api_calls),
         web.get("/app/api/calls/{call_sid}", api_call),
     ]
