@@ -38,6 +38,12 @@ sleep 2  # the server's recorder writes a call to the records about a second aft
 echo
 echo "== Today's P&L from the records (data/warmline.db), by publisher:"
 .venv/bin/warmline report pnl --by publisher --from "$(date -u +%F)" --to "$(date -u +%F)"
+if [ "$(.venv/bin/warmline users list --json)" = "[]" ]; then
+  # A first account for the web pages; change its password with `warmline users password admin`.
+  password=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(12))')
+  printf '%s\n' "$password" | .venv/bin/warmline users add admin --role admin --password-stdin
+  echo "== Web pages: $WARMLINE_PUBLIC_URL/login  (user admin, password $password)"
+fi
 echo
 echo "Server running on $WARMLINE_PUBLIC_URL. Place your own call in another terminal:"
 echo "  WARMLINE_TWILIO_AUTH_TOKEN=$WARMLINE_TWILIO_AUTH_TOKEN .venv/bin/warmline simulate --server $WARMLINE_PUBLIC_URL"
