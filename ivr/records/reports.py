@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, Subquery, and_, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ivr.fields import dollars
@@ -320,6 +320,22 @@ class CallLine:
         }
 
 
+def accepted_adjustments() -> Subquery:
+    """Per billing line, the sum of its accepted adjustments (``line_id``, ``revenue``,
+    ``payout`` in cents): what the money on a line has become."""
+    adjustment = t.Adjustment
+    return (
+        select(
+            adjustment.billing_line_id.label("line_id"),
+            func.sum(adjustment.revenue_delta_cents).label("revenue"),
+            func.sum(adjustment.payout_delta_cents).label("payout"),
+        )
+        .where(adjustment.status == "accepted")
+        .group_by(adjustment.billing_line_id)
+        .subquery()
+    )
+
+
 def calls(
     session: Session,
     start: datetime,
@@ -332,17 +348,8 @@ def calls(
     """Calls started in ``[start, end)``, oldest first, with their billing (callers masked)."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("a report's period needs UTC-aware times")
-    call, line, adjustment = t.Call, t.BillingLine, t.Adjustment
-    accepted = (
-        select(
-            adjustment.billing_line_id.label("line_id"),
-            func.sum(adjustment.revenue_delta_cents).label("revenue"),
-            func.sum(adjustment.payout_delta_cents).label("payout"),
-        )
-        .where(adjustment.status == "accepted")
-        .group_by(adjustment.billing_line_id)
-        .subquery()
-    )
+    call, line = t.Call, t.BillingLine
+    accepted = accepted_adjustments()
     query = (
         select(
             call.call_sid,

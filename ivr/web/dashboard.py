@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from ivr.fields import dollars
 from ivr.records import tables as t
+from ivr.records.reports import accepted_adjustments
 
 __all__ = [
     "MAX_DAYS",
@@ -122,17 +123,7 @@ def publisher_days(
         else_=-1,
     ).label("day")
     in_period = and_(line.started_at >= days[0][1], line.started_at < days[-1][2])
-    adjustment = t.Adjustment
-    accepted = (
-        select(
-            adjustment.billing_line_id.label("line_id"),
-            func.sum(adjustment.revenue_delta_cents).label("revenue"),
-            func.sum(adjustment.payout_delta_cents).label("payout"),
-        )
-        .where(adjustment.status == "accepted")
-        .group_by(adjustment.billing_line_id)
-        .subquery()
-    )
+    accepted = accepted_adjustments()
     query = (
         select(
             line.publisher_id,
