@@ -255,6 +255,11 @@ class CallRow:
         return data
 
 
+def page_count(total: int, page_size: int) -> int:
+    """Pages ``total`` rows fill, capped at :data:`MAX_PAGE` (0 without rows)."""
+    return min(MAX_PAGE, -(-total // page_size))
+
+
 @dataclass(frozen=True)
 class CallPage:
     rows: list[CallRow]
@@ -265,8 +270,7 @@ class CallPage:
 
     @property
     def pages(self) -> int:
-        """Pages the total fills, capped at :data:`MAX_PAGE` (0 without calls)."""
-        return min(MAX_PAGE, -(-self.total // self.page_size))
+        return page_count(self.total, self.page_size)
 
     @property
     def has_next(self) -> bool:
@@ -649,7 +653,7 @@ class OfficerPage:
 
     @property
     def pages(self) -> int:
-        return min(MAX_PAGE, -(-self.total // self.page_size))
+        return page_count(self.total, self.page_size)
 
     def as_dict(self) -> dict[str, Any]:
         return {
