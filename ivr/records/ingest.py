@@ -70,6 +70,9 @@ class JournalEntry:
             raise MalformedEntry(f"malformed records entry: {error!r}") from None
 
 
+CLAIM_CHUNK = 500
+
+
 def utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
@@ -82,6 +85,29 @@ class Ingest:
         self.setup = setup
         self.now = now
         self.touched: set[str] = set()
+        self._calls: dict[str, t.Call] = {}
+        """The batch's calls by sid: a call's entries come together, one query finds it."""
+
+    def claim(self, call_sids: Iterable[str]) -> None:
+        """Lock the recorded calls among ``call_sids``, in one order, before changing any.
+
+        Every server runs a recorder, so two may apply entries of one call at the same time.
+        Without the lock (PostgreSQL; SQLite's writers take turns anyway) each would build on
+        what the other had not committed yet, and the slower could overwrite a newer
+        snapshot's transfer attempts with an older one's. Sorted, so two batches sharing calls
+        wait for each other instead of deadlocking. The locked calls are kept for the batch.
+        """
+        sids = sorted(set(call_sids))
+        for start in range(0, len(sids), CLAIM_CHUNK):
+            chunk = sids[start : start + CLAIM_CHUNK]
+            locked = self.session.scalars(
+                select(t.Call)
+                .where(t.Call.call_sid.in_(chunk))
+                .order_by(t.Call.call_sid)
+                .with_for_update()
+            )
+            for call in locked:
+                self._calls[call.call_sid] = call
 
     def apply(self, entry: JournalEntry) -> None:
         if entry.kind == "state":
@@ -100,7 +126,7 @@ class Ingest:
         if call is not None and call.revision >= revision:
             return  # an older or repeated snapshot: the row already has as much or more
         if call is None:
-            call = t.Call(call_sid=call_sid)
+            call = self._calls[call_sid] = t.Call(call_sid=call_sid)
             self.session.add(call)
         _copy_state(call, state, revision)
         self.session.flush()
@@ -114,22 +140,26 @@ class Ingest:
     def _answers(self, call: t.Call, state: CallState) -> None:
         existing = {answer.slot: answer for answer in call.answers}
         for slot, given in state.answers.items():
-            row = existing.get(slot) or t.Answer(call_id=call.id, slot=slot)
+            row = existing.get(slot)
+            if row is None:  # through the collection, so billing in this batch sees it
+                row = t.Answer(call_id=call.id, slot=slot)
+                call.answers.append(row)
             row.value, row.source, row.heard = given.value, given.source, given.heard
             row.confidence, row.attempts, row.at = given.confidence, given.attempts, utc(given.at)
-            self.session.add(row)
 
     def _attempts(self, call: t.Call, state: CallState) -> None:
         existing = {attempt.position: attempt for attempt in call.attempts}
         for position, attempt in enumerate(state.transfers):
-            row = existing.get(position) or t.TransferAttempt(call_id=call.id, position=position)
+            row = existing.get(position)
+            if row is None:
+                row = t.TransferAttempt(call_id=call.id, position=position)
+                call.attempts.append(row)
             row.step, row.officer_id, row.number = attempt.step, attempt.officer, attempt.number
             row.outcome, row.duplicate = attempt.outcome, attempt.duplicate
             row.bid_cents = cents(Decimal(attempt.bid)) if attempt.bid else None
             row.started_at = utc(attempt.started_at)
             row.ended_at = utc(attempt.ended_at) if attempt.ended_at else None
             row.duration_s = attempt.duration_s
-            self.session.add(row)
 
     def _score(self, call: t.Call, state: CallState) -> None:
         scored = state.qualification
@@ -269,6 +299,7 @@ class Ingest:
                     t.Call.started_at <= max(c.started_at for c in touched) + reach,
                 )
                 .order_by(t.Call.started_at, t.Call.id)
+                .with_for_update()  # the caller's later calls may be another recorder's too
             ).all()
             for call in calls:
                 self._bill_call(call, reach)
@@ -346,7 +377,12 @@ class Ingest:
         )
 
     def _call(self, call_sid: str) -> t.Call | None:
-        return self.session.scalar(select(t.Call).where(t.Call.call_sid == call_sid))
+        call = self._calls.get(call_sid)
+        if call is None:
+            call = self.session.scalar(select(t.Call).where(t.Call.call_sid == call_sid))
+            if call is not None:
+                self._calls[call_sid] = call
+        return call
 
 
 def _copy_state(call: t.Call, state: CallState, revision: int) -> None:
@@ -372,14 +408,21 @@ def _copy_state(call: t.Call, state: CallState, revision: int) -> None:
         call.carrier_sequence = -1
 
 
-def insert_new(session: Session, model: type[t.Base], rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert the rows whose unique keys are new; the number inserted (same on both databases)."""
+def insert_new(
+    session: Session, model: type[t.CallEvent], rows: Sequence[Mapping[str, Any]]
+) -> int:
+    """Insert the rows whose unique keys are new; the number inserted (same on both databases).
+
+    The rows go as parameters of one cached statement (batched into multi-row INSERTs by the
+    driver layer), not as a statement built per call: compiling a fresh ``VALUES`` list for
+    every snapshot's history was most of the records writer's time under load.
+    """
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values(list(rows)).on_conflict_do_nothing()
-    return session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
+    statement = insert(model).on_conflict_do_nothing().returning(model.id)
+    return len(session.execute(statement, list(rows)).all())
 
 
 def _dedupe_key(source: str, body: Mapping[str, str], sequence: int | None, token: str) -> str:

@@ -104,7 +104,9 @@ class RecordWriter:
         """Apply ``entries`` and bill the calls they touched, all in one transaction."""
         with Session(self.engine) as session, session.begin():
             ingest = Ingest(session, self.setup, self._now())
-            for entry in latest_states(entries):
+            applied = latest_states(entries)
+            ingest.claim(entry.call_sid for entry in applied)
+            for entry in applied:
                 ingest.apply(entry)
             ingest.bill()
 

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import threading
 import time
 from concurrent.futures import BrokenExecutor
 from datetime import UTC, datetime
@@ -20,13 +21,14 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from ivr.deployment import Setup, load_setup
 from ivr.records import tables as t
+from ivr.records.database import for_writing
 from ivr.records.disputes import dispute, resolve
-from ivr.records.ingest import JournalEntry
+from ivr.records.ingest import Ingest, JournalEntry
 from ivr.records.journal import RECORDS_STREAM, RecordJournal
 from ivr.records.recorder import InProcess, InThread, Recorder, RecordWriter, records_queue
 from tests.records.played import (
@@ -330,3 +332,53 @@ def test_a_callback_without_a_sequence_number_is_kept_once_per_idempotency_token
     with Session(records) as session:
         keys = session.scalars(select(t.CallEvent.dedupe_key).order_by(t.CallEvent.id)).all()
     assert keys == ["token:tok-1", "token:tok-2"]
+
+
+def test_two_recorders_on_one_call_at_once_keep_the_newest_snapshot(
+    played: list[JournalEntry], records: Engine, setup: Setup
+) -> None:
+    """Every server runs a recorder: while one applies an older snapshot of a call, another
+    with the newer one waits for it, instead of being overwritten by it afterwards."""
+    if records.dialect.name != "postgresql":
+        pytest.skip("SQLite's writers take turns at BEGIN IMMEDIATE: nothing interleaves")
+    sid = next(e.call_sid for e in played if e.kind == "state" and e.body["transfers"])
+    states = sorted(
+        (e for e in played if e.kind == "state" and e.call_sid == sid), key=lambda e: e.revision
+    )
+    older, newer = states[-2], states[-1]
+    assert [a["outcome"] for a in older.body["transfers"]] != [
+        a["outcome"] for a in newer.body["transfers"]
+    ]
+    recorder = writer(records, setup)
+    recorder.apply([e for e in played if e.kind != "state" or e.revision < older.revision])
+    with Session(for_writing(records)) as session, session.begin():
+        slow = Ingest(session, setup, NOW)
+        slow.claim([sid])
+        fast = threading.Thread(target=recorder.apply, args=([newer],))
+        fast.start()
+        _wait_for_a_lock_wait(records)
+        slow.apply(older)
+        slow.bill()
+    fast.join(timeout=30)
+    assert not fast.is_alive()
+    with Session(records) as session:
+        call = session.scalars(select(t.Call).where(t.Call.call_sid == sid)).one()
+        assert call.revision == newer.revision
+        assert [(a.officer_id, a.outcome) for a in call.attempts] == [
+            (a["officer"], a["outcome"]) for a in newer.body["transfers"]
+        ]
+
+
+def _wait_for_a_lock_wait(engine: Engine) -> None:
+    """Until a session of this database waits for a row lock (PostgreSQL's own view)."""
+    deadline = time.monotonic() + 15
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            if connection.scalar(query):
+                return
+        time.sleep(0.02)
+    raise AssertionError("the second recorder never waited for the first one's lock")
