@@ -132,13 +132,24 @@ SCRIPTS: list[tuple[str, list[dict[str, object]]]] = [
 
 
 class ThinkingCaller:
-    """A `ScriptedCaller` that pauses before each answer, as a person does."""
+    """A `ScriptedCaller` that pauses before each answer, as a person does.
 
-    def __init__(self, turns: Sequence[Mapping[str, object]], rng: random.Random, think_s: float):
+    ``talk_s``: the mean pause before a transfer's outcome instead (the officer's phone
+    ringing and the conversation, which the simulated carrier otherwise passes in no time).
+    """
+
+    def __init__(
+        self,
+        turns: Sequence[Mapping[str, object]],
+        rng: random.Random,
+        think_s: float,
+        talk_s: float | None = None,
+    ):
         from ivr.simulator.caller import ScriptedCaller
 
         self._script = ScriptedCaller(turns)
-        self._pauses = [rng.uniform(0.5, 1.5) * think_s for _ in turns]
+        talks = [talk_s if talk_s is not None and "transfer" in turn else think_s for turn in turns]
+        self._pauses = [rng.uniform(0.5, 1.5) * mean for mean in talks]
         self._turn = 0
 
     async def _think(self) -> None:
@@ -460,9 +471,12 @@ async def redis_cpu(url: str | None) -> float | None:
         await redis.aclose()
 
 
-async def forget_calls(redis_url: str, phase: Phase, token: str) -> None:
+async def forget_calls(
+    redis_url: str, phase: Phase, token: str, numbers: Sequence[str] = (TRACKING_NUMBER,)
+) -> None:
     """Delete what this run's calls left in Redis: call hashes, dedupe keys, stream entries, the
-    callers' repeat marks, and the routing counters and claims of the run's officers."""
+    callers' repeat marks (in the campaigns of the tracking ``numbers`` called), and the routing
+    counters and claims of the run's officers."""
     from redis.asyncio import Redis
 
     from ivr.compliance.repeats import RepeatCallers
@@ -473,9 +487,10 @@ async def forget_calls(redis_url: str, phase: Phase, token: str) -> None:
         keys = [f"warmline:call:{sid}" for sid in phase.call_sids]
         keys += [f"warmline:recording-seen:{sid}" for sid in phase.recording_sids]
         repeats = RepeatCallers(redis)
-        campaign = campaign_of(TRACKING_NUMBER)
+        campaigns = {campaign_of(number) for number in numbers}
         for caller in set(phase.callers):  # the same key names the server wrote
-            keys += repeats.campaign_keys(caller, campaign, across_campaigns=True)
+            for campaign in campaigns:
+                keys += repeats.campaign_keys(caller, campaign, across_campaigns=True)
         sample = yaml.safe_load((ROOT / "warmline.yaml").read_text())
         officers = {f"{token}-{o['id']}" for o in sample.get("officers", [])}
         await UsageBook(redis).forget(officers)
@@ -497,7 +512,7 @@ async def forget_calls(redis_url: str, phase: Phase, token: str) -> None:
 def campaign_of(number: str) -> str:
     """The sample deployment's campaign for a tracking number."""
     sample = yaml.safe_load((ROOT / "warmline.yaml").read_text())
-    return next(n["campaign"] for n in sample["numbers"] if n["number"] == number)
+    return str(next(n["campaign"] for n in sample["numbers"] if n["number"] == number))
 
 
 # -- figures -----------------------------------------------------------------------------------
