@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ivr.deployment import Setup
 from ivr.engine.state import CallState
@@ -87,6 +87,7 @@ class Ingest:
         self.touched: set[str] = set()
         self._calls: dict[str, t.Call] = {}
         """The batch's calls by sid: a call's entries come together, one query finds it."""
+        self._lines: list[dict[str, Any]] = []
 
     def claim(self, call_sids: Iterable[str]) -> None:
         """Lock the recorded calls among ``call_sids``, in one order, before changing any.
@@ -97,7 +98,7 @@ class Ingest:
         snapshot's transfer attempts with an older one's. Sorted, so two batches sharing calls
         wait for each other instead of deadlocking. The locked calls are kept for the batch.
         """
-        sids = sorted(set(call_sids))
+        sids = sorted(set(call_sids))  # with their answers and attempts: two queries, not two each
         for start in range(0, len(sids), CLAIM_CHUNK):
             chunk = sids[start : start + CLAIM_CHUNK]
             locked = self.session.scalars(
@@ -105,6 +106,7 @@ class Ingest:
                 .where(t.Call.call_sid.in_(chunk))
                 .order_by(t.Call.call_sid)
                 .with_for_update()
+                .options(selectinload(t.Call.answers), selectinload(t.Call.attempts))
             )
             for call in locked:
                 self._calls[call.call_sid] = call
@@ -126,7 +128,7 @@ class Ingest:
         if call is not None and call.revision >= revision:
             return  # an older or repeated snapshot: the row already has as much or more
         if call is None:
-            call = self._calls[call_sid] = t.Call(call_sid=call_sid)
+            call = self._calls[call_sid] = t.Call(call_sid=call_sid, answers=[], attempts=[])
             self.session.add(call)
         _copy_state(call, state, revision)
         self.session.flush()
@@ -187,7 +189,8 @@ class Ingest:
         self.session.add(row)
 
     def _history(self, state: CallState) -> None:
-        rows: list[dict[str, Any]] = [
+        """Queue the snapshot's engine lines; :meth:`bill` inserts the batch's in one go."""
+        self._lines += [
             {
                 "dedupe_key": f"engine:{state.call_sid}:{index}",
                 "call_sid": state.call_sid,
@@ -201,7 +204,6 @@ class Ingest:
             }
             for index, entry in enumerate(state.history)
         ]
-        insert_new(self.session, t.CallEvent, rows)
 
     # -- carrier callbacks -------------------------------------------------------------------
 
@@ -279,7 +281,10 @@ class Ingest:
     # -- billing -----------------------------------------------------------------------------
 
     def bill(self) -> None:
-        """(Re)bill every ended call touched, and the same callers' later calls it may affect."""
+        """Store the queued engine lines, then (re)bill every ended call touched, and the same
+        callers' later calls it may affect."""
+        insert_new(self.session, t.CallEvent, self._lines)
+        self._lines = []
         self.session.flush()
         touched = self.session.scalars(
             select(t.Call).where(t.Call.call_sid.in_(self.touched), t.Call.status == "ended")
