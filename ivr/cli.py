@@ -47,20 +47,20 @@ def serve(deployment: str | None, host: str | None, port: int | None) -> None:
     from ivr.server.app import MissingSecret, create_app
     from scoring.errors import ModelUnavailable
 
-    configure()
     overrides = {
         k: v for k, v in {"deployment": deployment, "host": host, "port": port}.items() if v
     }
     settings = _settings(overrides)
+    configure(log_format=settings.log_format)
     setup = _load_setup(settings.deployment)
     try:
         with redis_url(settings.redis_url) as url:
             app = create_app(settings, setup, url)
-            click.echo(
+            _announce(
                 f"warmline: serving {len(setup.deployment.numbers)} numbers on "
                 f"http://{settings.host}:{settings.port} (public URL {settings.public_base}); "
                 f"records in {settings.records_url.render_as_string(hide_password=True)}",
-                err=True,
+                settings,
             )
             web.run_app(
                 app,
@@ -165,7 +165,15 @@ def simulate(
     help=f"Whisper model name or checkpoint path (default: $WARMLINE_WHISPER_MODEL or "
     f"{DEFAULT_WORKER_MODEL}).",
 )
-def worker(concurrency: int | None, consumer: str | None, model: str | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Serve Prometheus metrics on this port (default: $WARMLINE_WORKER_METRICS_PORT; "
+    "unset: not served).",
+)
+def worker(
+    concurrency: int | None, consumer: str | None, model: str | None, metrics_port: int | None
+) -> None:
     """Drain the recordings queue: fetch, store and transcribe full call recordings.
 
     Runs until SIGTERM or SIGINT, then finishes the jobs in hand. Start as many as you like, on
@@ -181,14 +189,15 @@ def worker(concurrency: int | None, consumer: str | None, model: str | None) -> 
     )
     from ivr.redis_server import RedisUnavailable, redis_url
 
-    configure()
-    settings = _settings({})
+    overrides = {} if metrics_port is None else {"worker_metrics_port": metrics_port}
+    settings = _settings(overrides)
+    configure(log_format=settings.log_format)
     try:
         media_credentials(settings)
     except MediaCredentialsMissing as error:
         _fail(str(error))
     name = model or settings.whisper_model or DEFAULT_WORKER_MODEL
-    click.echo(f"warmline: loading Whisper {name}", err=True)
+    _announce(f"warmline: loading Whisper {name}", settings)
     from scoring.transcriber import Transcriber  # torch and whisper: only this command
     from scoring.whisper_model import WhisperLoadError
 
@@ -196,12 +205,12 @@ def worker(concurrency: int | None, consumer: str | None, model: str | None) -> 
         transcriber = Transcriber.load(name, threads=settings.whisper_threads)
     except (WhisperLoadError, ValueError) as error:  # ValueError: e.g. a thread count of 0
         _fail(f"cannot start the worker: {error}")
-    classifier = _transcript_classifier(settings.intent_model)
+    classifier = _transcript_classifier(settings)
     try:
         with redis_url(settings.redis_url) as url:
-            click.echo(
+            _announce(
                 f"warmline: worker on {_redacted(url)} (recordings in {settings.recordings_dir}/)",
-                err=True,
+                settings,
             )
             asyncio.run(
                 run_recordings_worker(
@@ -218,10 +227,11 @@ def worker(concurrency: int | None, consumer: str | None, model: str | None) -> 
         _fail(str(error))
 
 
-def _transcript_classifier(model_dir: str | None) -> TranscriptClassifier | None:
+def _transcript_classifier(settings: Settings) -> TranscriptClassifier | None:
     """The intent model for scoring whole calls after they end, when one has been trained."""
+    model_dir = settings.intent_model
     if not model_dir or not Path(model_dir).is_dir():
-        click.echo("warmline: no intent model: transcripts are not scored", err=True)
+        _announce("warmline: no intent model: transcripts are not scored", settings)
         return None
     from scoring.errors import ModelUnavailable
     from scoring.intent.classifier import IntentClassifier
@@ -520,6 +530,17 @@ def _unreachable(url: str, timeout_s: float) -> str | None:
     if not outcome:
         return f"no answer from {host}:{port} within {timeout_s:g} s"
     return outcome[0]
+
+
+def _announce(message: str, settings: Settings) -> None:
+    """A start-up line for people: on stderr, or as a log record when logs are JSON (so every
+    line the process writes parses)."""
+    if settings.log_format == "json":
+        import logging
+
+        logging.getLogger("ivr.cli").info(message)
+    else:
+        click.echo(message, err=True)
 
 
 def _settings(overrides: Mapping[str, Any]) -> Settings:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
@@ -78,6 +80,14 @@ class Settings(BaseSettings):
     port: int = 8080
     call_ttl_s: int = 6 * 3600
     shutdown_grace_s: float = 10.0
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token required by GET /metrics (servers and workers); unset: "
+        "/metrics answers anyone who reaches it, so keep it on the internal network.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: one readable line per record; json: one object."
+    )
 
     # -- workers (``warmline worker``): full call recordings -----------------------------------
     recordings_dir: str = Field(
@@ -105,6 +115,15 @@ class Settings(BaseSettings):
     worker_retry_max_s: float = Field(default=600.0, ge=0, description="Longest retry wait.")
     worker_poll_ms: int = Field(
         default=2000, ge=1, description="Longest wait for new work (also bounds a stop)."
+    )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve the worker's Prometheus metrics on this port (unset: not served).",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="The interface the worker's metrics listen on."
     )
 
     @property

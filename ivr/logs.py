@@ -1,15 +1,21 @@
 """Logging with PII discipline: static messages, phone numbers only masked, in fields.
 
 Call sites write ``log.info("call started", extra=fields(caller=number))``; :func:`fields` masks
-anything that looks like a phone number, so a raw number never reaches a log line.
+anything that looks like a phone number, so a raw number never reaches a log line. The
+formatters mask messages and exception tracebacks too (a library's message or an exception's
+text may quote a number). Two formats: ``text`` (a readable line) and ``json`` (one object per
+line, for log collectors), chosen by ``WARMLINE_LOG_FORMAT``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 # A run of digits standing alone (not inside an identifier such as a CallSid's hex).
 _PHONE = re.compile(r"(?<![\w+])\+?\d[\d\s().-]{6,}\d(?!\w)")
@@ -47,20 +53,77 @@ def fields(**values: Any) -> dict[str, Any]:
     return {_FIELDS: masked}
 
 
-class FieldsFormatter(logging.Formatter):
-    """Appends the masked structured fields as ``key=value`` after the static message."""
+class _Masking(logging.Formatter):
+    """Masks phone numbers in messages, tracebacks and stacks (never in the timestamp)."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = mask_text(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        return mask_text(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return mask_text(super().formatStack(stack_info))
+
+
+class FieldsFormatter(_Masking):
+    """Appends the masked structured fields as ``key=value`` after the static message (on its
+    line: a traceback follows them)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
         extra = getattr(record, _FIELDS, None)
         if extra:
             line += " " + " ".join(f"{k}={v}" for k, v in extra.items())
         return line
 
 
-def configure(level: str = "INFO") -> None:
+_JSON_KEYS = ("time", "level", "logger", "message", "exc_info", "stack_info")
+
+
+class JsonFormatter(_Masking):
+    """One JSON object per record: ``time`` (UTC, ISO 8601), ``level``, ``logger``,
+    ``message``, the masked structured fields, and ``exc_info``/``stack_info`` as strings."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": mask_text(record.getMessage()),
+        }
+        for key, value in (getattr(record, _FIELDS, None) or {}).items():
+            document[f"field_{key}" if key in _JSON_KEYS else key] = _json_value(value)
+        if record.exc_info:
+            record.exc_text = record.exc_text or self.formatException(record.exc_info)
+        if record.exc_text:
+            document["exc_info"] = record.exc_text
+        if record.stack_info:
+            document["stack_info"] = self.formatStack(record.stack_info)
+        return json.dumps(document)
+
+
+def _json_value(value: Any) -> Any:
+    """Numbers, booleans and null as they are (a non-finite float as text); anything else as
+    its (already masked) text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return str(value)
+
+
+LogFormat = Literal["text", "json"]
+
+
+def configure(level: str = "INFO", log_format: LogFormat = "text") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(FieldsFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+        logging.captureWarnings(True)  # a warning printed raw would be a line that is not JSON
+    else:
+        handler.setFormatter(FieldsFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

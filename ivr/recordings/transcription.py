@@ -23,6 +23,7 @@ the files and before the result only means the next delivery writes the same fil
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -37,6 +38,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
+from prometheus_client import Histogram
 from redis.asyncio import Redis
 
 from ivr.config import Settings
@@ -246,8 +248,11 @@ class RecordingHandler:
         fetch_retry_s: float = 0.1,
         executor: Executor | None = None,
         classifier: TranscriptClassifier | None = None,
+        timings: Histogram | None = None,
     ) -> None:
         self.results = ResultStore(redis, prefix=RESULT_PREFIX)
+        self.timings = timings
+        """Observes each recording's Whisper time (all its channels), when metrics are on."""
         self.journal = RecordJournal(redis)
         self.classifier = classifier
         self.store = store
@@ -291,9 +296,12 @@ class RecordingHandler:
             await asyncio.to_thread(self.store.put, audio_key, audio)
 
         speakers = speakers_for(len(channels), recording.source)
+        whisper_started = time.perf_counter()
         segments = await loop.run_in_executor(
             self.executor, self.transcriber.transcribe_recording, channels, speakers
         )
+        if self.timings is not None:
+            self.timings.observe(time.perf_counter() - whisper_started)
         document = transcript_document(
             recording,
             speakers=speakers,
@@ -376,13 +384,31 @@ async def run_recordings_worker(
     handle_signals: bool = True,
     classifier: TranscriptClassifier | None = None,
 ) -> None:
-    """Drain ``warmline:recordings`` until SIGTERM/SIGINT (or ``stop``): ``warmline worker``."""
+    """Drain ``warmline:recordings`` until SIGTERM/SIGINT (or ``stop``): ``warmline worker``.
+
+    With ``settings.worker_metrics_port`` set, the worker's metrics are served there meanwhile.
+    """
+    from ivr.metrics import WorkerMetrics
+    from ivr.server.observability import metrics_server
+
     concurrency = concurrency or settings.worker_concurrency
     account_sid, auth_token = media_credentials(settings)
+    metrics = WorkerMetrics()
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     redis = Redis.from_url(redis_url)
     executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="transcribe")
     try:
-        async with aiohttp.ClientSession() as session:
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.worker_metrics_port is not None:
+                await stack.enter_async_context(
+                    metrics_server(
+                        metrics.registry,
+                        settings.worker_metrics_host,
+                        settings.worker_metrics_port,
+                        token,
+                    )
+                )
+            session = await stack.enter_async_context(aiohttp.ClientSession())
             handler = RecordingHandler(
                 redis,
                 LocalRecordingStore(settings.recordings_dir),
@@ -395,6 +421,7 @@ async def run_recordings_worker(
                 fetch_retry_s=settings.recording_fetch_retry_s,
                 executor=executor,
                 classifier=classifier,
+                timings=metrics.transcription_seconds.labels(path="recording"),
             )
             await run_worker(
                 redis_url,

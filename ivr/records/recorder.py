@@ -17,6 +17,8 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
@@ -47,6 +50,7 @@ BATCH = 500
 IDLE_WAIT_MS = 500
 LINGER_S = 0.5
 ERROR_PAUSE_S = 1.0
+PARENT_CHECK_S = 1.0
 
 
 def records_queue(redis: Redis, visibility_timeout_s: float = 30.0) -> JobQueue:
@@ -175,7 +179,7 @@ class InProcess:
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_open_writer,
-            initargs=self._args,
+            initargs=(*self._args, os.getpid()),
         )
 
     async def prepare(self) -> None:
@@ -203,9 +207,19 @@ _writer: RecordWriter | None = None
 """The writer of an :class:`InProcess` child."""
 
 
-def _open_writer(url: str, deployment: str) -> None:
+def _open_writer(url: str, deployment: str, parent: int) -> None:
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     global _writer
     _writer = RecordWriter(open_engine(url), load_setup(deployment), time.time)
+
+
+def _exit_with(parent: int) -> None:
+    """End this child when the server that spawned it (``parent``, passed in: it may have died
+    before this child started) is gone. A server killed with SIGKILL never shuts its pool down,
+    and the child would hold its database connections forever."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)
 
 
 def _prepare() -> None:
@@ -226,6 +240,8 @@ class Recorder:
         self.writer = writer
         self.consumer = consumer
         self.batch = batch
+        self.written: Counter | None = None
+        """Set by the server: journal entries applied to the database are counted."""
 
     async def start(self) -> None:
         await self.queue.ensure_group()
@@ -261,6 +277,8 @@ class Recorder:
         done = [job for job in jobs if job.id not in failed_ids]
         if done:
             await self.queue.ack(*done)
+            if self.written is not None:
+                self.written.inc(len(done))
         for failure in failed:
             outcome = await self.queue.fail(failure.job, failure.error, retry=not failure.permanent)
             about = fields(

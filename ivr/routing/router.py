@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from ivr.compliance.repeats import RepeatCallers
 from ivr.deployment import Pool, Setup
+from ivr.metrics import ServerMetrics
 from ivr.routing.decision import Decision, Pick, RouteRequest
 from ivr.routing.eligibility import Usage, eligibility
 from ivr.routing.officers import Officer
@@ -53,10 +54,13 @@ class Router:
         self.clock = clock
         self.session = session
         """For ping-post bids; set at start-up (a pool that pings needs it)."""
+        self.metrics: ServerMetrics | None = None
+        """Set by the server: decisions are counted by result."""
 
     async def route(self, request: RouteRequest) -> Decision:
         pool = self.setup.pool(request.pool)
         if request.repeat and not self._routes_repeats(request.campaign):
+            self._decided("repeat_caller")
             return Decision(None, ("repeat caller inside the campaign's window: not routed",))
         now = self.clock()
         reasons: list[str] = []
@@ -78,7 +82,9 @@ class Router:
         if claimed.officer is None:
             if pool.fallback_number and OVERFLOW not in request.tried:
                 reasons.append("no officer can take the call: the pool's overflow line")
+                self._decided("overflow")
                 return Decision(Pick(OVERFLOW, pool.fallback_number, claim=""), tuple(reasons))
+            self._decided("nobody")
             return Decision(None, tuple(reasons))
         officer = self._officer(claimed.officer)
         pick = Pick(
@@ -88,7 +94,14 @@ class Router:
             duplicate=officer.id in sent_before,
             bid=bids.get(officer.id),
         )
+        self._decided("ping_post_winner" if pool.strategy == "ping_post" else "officer")
         return Decision(pick, tuple(reasons))
+
+    def _decided(self, result: str) -> None:
+        """Count a decision (a turn retried after a lost compare-and-set decides, and counts,
+        again: these are decisions made, not calls)."""
+        if self.metrics is not None:
+            self.metrics.routing_decisions.labels(result=result).inc()
 
     async def answered(self, claim: str) -> None:
         """The officer picked up: hold the slot for as long as the bridge may last."""

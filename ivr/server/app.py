@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -22,6 +24,7 @@ from ivr.compliance.repeats import RepeatCallers
 from ivr.config import Settings
 from ivr.deployment import Setup
 from ivr.jobs.runner import default_consumer_name
+from ivr.metrics import ServerMetrics
 from ivr.qualifier import Qualifier, open_qualifier
 from ivr.records.api import records_routes
 from ivr.records.database import open_engine
@@ -29,6 +32,14 @@ from ivr.records.journal import RECORDS_STREAM, RecordJournal
 from ivr.records.recorder import InProcess, Recorder, records_queue
 from ivr.routing.router import Router
 from ivr.routing.usage import UsageBook
+from ivr.server.observability import (
+    Check,
+    Readiness,
+    metrics_handler,
+    queue_reader,
+    readiness_handler,
+    timing_middleware,
+)
 from ivr.telephony.call_store import CallStore
 from ivr.telephony.recording_events import RecordingEvents
 from ivr.telephony.twilio.signature import signature_middleware
@@ -42,6 +53,10 @@ REDIS = web.AppKey("redis", Redis)
 WEBHOOKS = web.AppKey("webhooks", TwilioWebhooks)
 RECORDS = web.AppKey("records", Engine)
 RECORDER = web.AppKey("recorder", Recorder)
+METRICS = web.AppKey("metrics", ServerMetrics)
+READINESS = web.AppKey("readiness", Readiness)
+
+log = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BYTES = 64 * 1024
 BLOCKLIST_CHECK_S = 5.0
@@ -70,14 +85,16 @@ def create_app(
             "Twilio account's auth token (any long random string for local simulation)."
         )
     token = settings.twilio_auth_token.get_secret_value()
+    metrics = ServerMetrics()
     app = web.Application(
-        middlewares=[signature_middleware(token, settings.public_base)],
+        middlewares=[timing_middleware(metrics), signature_middleware(token, settings.public_base)],
         client_max_size=MAX_WEBHOOK_BYTES,
     )
     app[SETTINGS] = settings
     app[SETUP] = setup
     redis = Redis.from_url(redis_url)
     app[REDIS] = redis
+    app[METRICS] = metrics
     webhooks = TwilioWebhooks(
         setup=setup,
         store=CallStore(redis, settings.call_ttl_s, journal=RECORDS_STREAM),
@@ -89,21 +106,33 @@ def create_app(
     )
     repeats = RepeatCallers(redis)
     webhooks.router = Router(setup, UsageBook(redis), repeats, clock)
+    webhooks.router.metrics = metrics
+    webhooks.metrics = metrics
     webhooks.repeats = repeats
     webhooks.blocklist = Blocklist.load(setup.blocklist_paths)
     webhooks.journal = RecordJournal(redis)
     app[WEBHOOKS] = webhooks
     records = open_engine(settings.records_url)
     app[RECORDS] = records
+    readiness = Readiness(redis, records, lambda: _model_checks(app))
+    app[READINESS] = readiness
+    app.on_shutdown.append(_drain)
     app.add_routes(webhooks.routes())
     app.add_routes(records_routes(records, settings.api_token))
     setup_web(app, settings, records, redis)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/readyz", readiness_handler(readiness, metrics))
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    app.router.add_get(
+        "/metrics",
+        metrics_handler(metrics.registry, metrics_token, queue_reader(metrics, redis)),
+    )
     app.cleanup_ctx.append(_redis_lifecycle)
     if recorder:
         url = settings.records_url.render_as_string(hide_password=False)
         writer = InProcess(url, setup.path)
         app[RECORDER] = Recorder(records_queue(redis), writer, default_consumer_name())
+        app[RECORDER].written = metrics.records_written
         app.cleanup_ctx.append(_records_lifecycle)
     else:
         app.on_cleanup.append(_dispose_records)
@@ -140,6 +169,7 @@ async def _voice_lifecycle(app: web.Application) -> AsyncIterator[None]:
         account_sid=settings.twilio_account_sid,
         auth_token=token.get_secret_value() if token else None,
         basic_auth=settings.twilio_media_basic_auth,
+        timings=app[METRICS].transcription_seconds.labels(path="answer"),
     )
     app[WEBHOOKS].voice = voice
     yield
@@ -151,7 +181,12 @@ async def _voice_lifecycle(app: web.Application) -> AsyncIterator[None]:
 async def _intent_lifecycle(app: web.Application) -> AsyncIterator[None]:
     """Load the intent classifier once, before the first call; without it, calls still score."""
     webhooks = app[WEBHOOKS]
-    webhooks.qualifier = await open_qualifier(app[SETTINGS].intent_model, app[SETUP].flows.values())
+    model = app[SETTINGS].intent_model
+    webhooks.qualifier = await open_qualifier(model, app[SETUP].flows.values())
+    # Readiness expects the classifier only where its folder was there to load at start-up.
+    app[READINESS].intent_expected = bool(model) and await asyncio.to_thread(
+        Path(str(model)).is_dir
+    )
     yield
     webhooks.qualifier = Qualifier(None)
 
@@ -222,8 +257,28 @@ async def _redis_lifecycle(app: web.Application) -> AsyncIterator[None]:
     await app[REDIS].aclose()
 
 
+async def _drain(app: web.Application) -> None:
+    """Shutdown has begun: readiness answers 503 from now on, so load balancers stop sending."""
+    app[READINESS].draining = True
+    log.info("shutting down: readiness now 503; in-flight webhooks finish")
+
+
+def _model_checks(app: web.Application) -> list[Check]:
+    """The configured models, loaded: the intent classifier when its folder existed at start-up,
+    Whisper's answer pool when ``WARMLINE_WHISPER_MODEL`` is set."""
+    settings, webhooks = app[SETTINGS], app[WEBHOOKS]
+    checks = []
+    if app[READINESS].intent_expected:
+        loaded = webhooks.qualifier.loaded
+        checks.append(Check("intent_model", loaded, "ok" if loaded else "configured, not loaded"))
+    if settings.whisper_model:
+        loaded = webhooks.voice is not None
+        checks.append(Check("whisper", loaded, "ok" if loaded else "configured, not loaded"))
+    return checks
+
+
 async def health(request: web.Request) -> web.Response:
-    """Liveness and Redis reachability, for load balancers."""
+    """Liveness and Redis reachability (load balancers should probe ``/readyz`` instead)."""
     try:
         await request.app[REDIS].ping()
     except Exception:

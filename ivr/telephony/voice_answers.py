@@ -13,14 +13,19 @@ import asyncio
 import json
 import logging
 import math
+import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import aiohttp
+from prometheus_client import Histogram
 from redis.asyncio import Redis
 
 from ivr.logs import fields
 from ivr.recordings.media import MediaUnavailable, fetch_recording
-from scoring.answer_pool import AnswerPool
+
+if TYPE_CHECKING:  # torch and Whisper load only in servers configured for spoken answers
+    from scoring.answer_pool import AnswerPool
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +55,12 @@ class VoiceAnswers:
         account_sid: str | None,
         auth_token: str | None,
         basic_auth: bool,
+        timings: Histogram | None = None,
     ) -> None:
+        """``timings``: observes each transcription's wall time (the wait for a free answer
+        process included, since that is what the caller waits for)."""
         self._redis = redis
+        self._timings = timings
         self._pool = pool
         self._session = session
         self._credentials = (account_sid, auth_token) if basic_auth else (None, None)
@@ -90,7 +99,10 @@ class VoiceAnswers:
             audio = await fetch_recording(
                 self._session, url, account_sid=account_sid, auth_token=auth_token, attempts=12
             )
+            started = time.perf_counter()
             transcript = await self._pool.transcribe(audio, prompt)
+            if self._timings is not None:
+                self._timings.observe(time.perf_counter() - started)
             result = VoiceResult(
                 text=transcript.text,
                 confidence=transcript.confidence if transcript.text else None,
