@@ -50,7 +50,7 @@ def signature_middleware(auth_token: str, public_base: str, prefix: str = "/twil
     async def check_signature(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(prefix):
             signature = request.headers.get("X-Twilio-Signature", "")
-            params = await request.post() if request.method == "POST" else {}
+            params = await _text_form(request) if request.method == "POST" else {}
             url = public_base + request.raw_path
             if not signature or not signature_matches(validator, url, params, signature):
                 log.warning("webhook refused: bad signature", extra=fields(path=request.path))
@@ -58,3 +58,19 @@ def signature_middleware(auth_token: str, public_base: str, prefix: str = "/twil
         return await handler(request)
 
     return check_signature
+
+
+async def _text_form(request: web.Request) -> Mapping[str, Any]:
+    """The webhook's form fields, every one text, as Twilio sends them.
+
+    A body that is no such form (bytes that are not in its charset, an unknown charset, a
+    malformed multipart body, a file or binary field) is a 400: left to the signature check or
+    the handlers it would be an exception, answered 500 before the signature was ever checked.
+    """
+    try:
+        form = await request.post()
+    except (ValueError, LookupError):  # UnicodeDecodeError is a ValueError
+        raise web.HTTPBadRequest(text="The webhook body is not a readable form.\n") from None
+    if not all(isinstance(value, str) for value in form.values()):
+        raise web.HTTPBadRequest(text="Webhook form fields must be text.\n")
+    return form

@@ -13,6 +13,7 @@ key) and ``/twilio/officer-status`` (the leg's progress, which extends or frees 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -42,6 +43,7 @@ from ivr.engine.state import CallState, TransferAttempt
 from ivr.engine.transfer import ACCEPT_KEY, whisper_text
 from ivr.flows.schema import AskStep, TransferStep
 from ivr.logs import fields
+from ivr.metrics import ServerMetrics
 from ivr.qualifier import Qualifier
 from ivr.records.journal import IDEMPOTENCY_HEADER, CallbackSource, RecordJournal
 from ivr.routing.router import Router
@@ -109,6 +111,8 @@ class TwilioWebhooks:
         self.repeats: RepeatCallers | None = None
         self.journal: RecordJournal | None = None
         """Set by the application: carrier callbacks are journaled for the call records."""
+        self.metrics: ServerMetrics | None = None
+        """Set by the application: calls are counted by outcome when their end is stored."""
         self.voice_wait_s = voice_wait_s
         self.voice_budget_s = voice_budget_s
         # Every call of a flow goes through the same turns (the same prompts at the same turn
@@ -140,12 +144,14 @@ class TwilioWebhooks:
         number = self.setup.number(called)
         if number is None:
             log.info("call to unknown number", extra=fields(call_sid=call_sid, called=called))
+            self._ended("unknown_number")
             return _twiml(message(UNKNOWN_NUMBER))
         campaign = self.setup.campaign(number.campaign)
         flow = self.setup.flows[campaign.flow]
         caller = str(form.get("From", ""))
         if caller in self.blocklist:
             log.info("call refused: blocklist", extra=fields(call_sid=call_sid, caller=caller))
+            self._ended("refused")
             return _twiml(message(REFUSED))
         caller_state = str(form.get("FromState", "")) or None
         try:
@@ -162,6 +168,8 @@ class TwilioWebhooks:
                 await self._give_back(state.transfers, state.caller.number)
                 existing = await self.store.get(call_sid)
                 return _twiml(existing.twiml if existing else twiml)
+            if state.status == "ended":  # a flow that ends on its first turn
+                self._ended(state.outcome)
         except RedisError:
             log.exception("call state unavailable", extra=fields(call_sid=call_sid))
             return _twiml(self._trouble(called))
@@ -295,6 +303,10 @@ class TwilioWebhooks:
             if not actions and state.status == "ended":
                 actions = [Hangup()]  # what any late webhook of this call will be answered
             twiml = self._render(actions, state.turn)
+            if state == stored.state and twiml == stored.twiml:
+                # Nothing happened (a repeated status callback of an ended call): writing would
+                # only bump the version and journal a duplicate revision of the same state.
+                return twiml
             if await self.store.replace(stored, state, twiml):
                 self._log_progress(stored.state, state)
                 return twiml
@@ -459,6 +471,13 @@ class TwilioWebhooks:
             )
         if after.status == "ended" and before.status != "ended":
             log.info("call ended", extra=fields(call_sid=after.call_sid, outcome=after.outcome))
+            self._ended(after.outcome)
+
+    def _ended(self, outcome: str | None) -> None:
+        """Count a call's end once: callers only pass a stored transition (compare-and-set won)
+        or a first webhook answered without any state."""
+        if self.metrics is not None:
+            self.metrics.call_ended(outcome)
 
 
 def _twiml(body: str) -> web.Response:
@@ -536,7 +555,10 @@ def _dial_event(form: Form, at: float) -> Event:
 
 
 def _float(value: object) -> float | None:
+    """A number Twilio sent, or None: NaN and infinity are refused too (pydantic stores them as
+    null, and a call state with null for a duration no longer loads)."""
     try:
-        return float(str(value)) if value not in (None, "") else None
+        number = float(str(value)) if value not in (None, "") else None
     except ValueError:
         return None
+    return number if number is not None and math.isfinite(number) else None
