@@ -7,7 +7,9 @@ GIL while a webhook waits; tests and tools may run it in a thread (:class:`InThr
 
 A batch is applied in one transaction; if it fails, each entry is tried on its own so one bad
 entry cannot hold back the rest, and entries that still fail are retried with backoff by the
-queue and dead-lettered after the last attempt. Entries a dead recorder had claimed are taken
+queue and dead-lettered after the last attempt. A batch that failed because the database is
+unreachable is kept instead, and applied first once it answers again: an outage costs no entry
+an attempt. Entries a dead recorder had claimed are taken
 over after the visibility timeout; applying them twice changes nothing (:mod:`ivr.records.ingest`).
 """
 
@@ -29,7 +31,7 @@ from typing import Protocol, TypeVar
 from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -75,6 +77,11 @@ def latest_states(entries: Sequence[JournalEntry]) -> list[JournalEntry]:
         for entry in entries
         if entry.kind != "state" or entry.revision == newest[entry.call_sid]
     ]
+
+
+class DatabaseUnavailable(ConnectionError):
+    """The records database cannot be reached. The batch is kept and tried again once it is
+    back, costing its entries no attempt: an outage must not dead-letter what it held up."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,7 @@ class RecordWriter:
             self.apply([entry for _, entry in parsed])
             return failed
         except (SQLAlchemyError, ValueError) as batch_error:
+            self._check_reachable(batch_error)
             if len(parsed) == 1:
                 return [*failed, Failed(parsed[0][0], describe(batch_error))]
         for job, entry in parsed:  # isolate what failed the batch
@@ -135,6 +143,15 @@ class RecordWriter:
             except (SQLAlchemyError, ValueError) as error:
                 failed.append(Failed(job, describe(error)))
         return failed
+
+    def _check_reachable(self, error: BaseException) -> None:
+        """Raise :class:`DatabaseUnavailable` when a batch failed because the database is away
+        (not because of what it held)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            raise DatabaseUnavailable(describe(error)) from None
 
     def _now(self) -> datetime:
         return utc(self.clock())
@@ -240,6 +257,8 @@ class Recorder:
         self.writer = writer
         self.consumer = consumer
         self.batch = batch
+        self._held: list[Job] = []
+        """A batch claimed while the database was away: applied first when it is back."""
         self.written: Counter | None = None
         """Set by the server: journal entries applied to the database are counted."""
 
@@ -269,10 +288,16 @@ class Recorder:
 
     async def step(self, block_ms: int = 0) -> int:
         """Claim and apply one batch; the number of entries it held."""
-        jobs = await self.queue.claim(self.consumer, count=self.batch, block_ms=block_ms)
+        jobs, self._held = self._held, []
+        if not jobs:
+            jobs = await self.queue.claim(self.consumer, count=self.batch, block_ms=block_ms)
         if not jobs:
             return 0
-        failed = await self.writer.apply_jobs(jobs)
+        try:
+            failed = await self.writer.apply_jobs(jobs)
+        except DatabaseUnavailable:
+            self._held = jobs
+            raise
         failed_ids = {failure.job.id for failure in failed}
         done = [job for job in jobs if job.id not in failed_ids]
         if done:

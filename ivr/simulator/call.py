@@ -82,6 +82,7 @@ class Call:
             duplicate=config.duplicate_status_callbacks,
             shuffle=config.shuffle_status_callbacks,
             rng=rng,
+            duplicate_rate=config.duplicate_rate,
         )
 
     # -- helpers shared with the transfer module ------------------------------------------------
@@ -113,7 +114,8 @@ class Call:
     ) -> None:
         """Queue an asynchronous callback (status callbacks honour duplicate/shuffle)."""
         out = Outgoing(kind, url, method, params, params["CallSid"], self.new_token())
-        self.dispatcher.submit(out, status_callback=status)
+        scrambled = kind == "recording-status-callback" and self.config.scramble_recording_callbacks
+        self.dispatcher.submit(out, status_callback=status or scrambled)
 
     # -- the call ---------------------------------------------------------------------------------
 

@@ -23,6 +23,10 @@ class CarrierConfig:
     an empty recording, continue with the next verb) instead of posting RecordingDuration=0.
     idempotency_token_reuse: whether a retry or a duplicated status callback carries the same
     I-Twilio-Idempotency-Token as the first attempt (Twilio does not say).
+    duplicate_rate: with duplicate_status_callbacks, the share of callbacks sent twice, drawn
+    from the seeded random source (1.0: every one).
+    scramble_recording_callbacks: recording status callbacks are duplicated and shuffled like
+    the status callbacks (Twilio delivers both kinds over the same unordered, at-least-once path).
     clock: wall-clock seconds (epoch) at the start of each call; the call's own time then advances
     by the simulated media (see `Call`), so durations are deterministic.
     seed: seeds CallSid/RecordingSid generation and the shuffle order.
@@ -43,6 +47,8 @@ class CarrierConfig:
     backends: list[str] | None = None
     duplicate_status_callbacks: bool = False
     shuffle_status_callbacks: bool = False
+    duplicate_rate: float = 1.0
+    scramble_recording_callbacks: bool = False
     idempotency_token_reuse: bool = False
     silent_recording_skips_action: bool = False
     request_timeout_s: float = 15.0

@@ -1,9 +1,10 @@
 """<Dial>: the child leg, the whisper document on the officer's side and the dial action.
 
 The caller's script decides what the dialled party does (no answer, busy, failed, or answers and
-presses a key or not). When a `<Number url>` is present and the party answers, the carrier runs
-that document on a new child leg (Direction=outbound-dial, ParentCallSid) with the officer's key as
-the input of its <Gather>. The legs are bridged when that document ends without <Hangup>/<Reject>
+presses a key or not); a party that would answer only after the `<Dial timeout>` is no-answer.
+When a `<Number url>` is present and the party answers, the carrier runs that document on a new
+child leg (Direction=outbound-dial, ParentCallSid) with the officer's key as the input of its
+<Gather>. The legs are bridged when that document ends without <Hangup>/<Reject>
 or an error. The dial action then reports DialCallStatus/DialCallSid/DialBridged, plus
 DialCallDuration when the child was answered (DialCallStatus=completed), per reference §d:
 completed with DialBridged=false is a declined screen, not a transfer.
@@ -128,7 +129,8 @@ async def run_dial(call: Call, leg: LegState, verb: Dial, document_url: str) -> 
         call.advance(2.0)
         status, bridged, duration = "canceled", False, 0
         caller_gone = True
-    elif not answer.answered:
+    elif not answer.answered or answer.ring_s > verb.timeout:
+        # Not picked up before <Dial timeout>: Twilio stops ringing and reports no-answer.
         status = "no-answer" if answer.status == "completed" else answer.status
         if status in ("no-answer", "canceled"):
             callbacks.fire("ringing", "ringing")

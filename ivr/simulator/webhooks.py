@@ -237,7 +237,8 @@ class CallbackDispatcher:
 
     In order: one background chain per call, so callbacks arrive in firing order while the call
     goes on. Shuffled status callbacks are held and delivered in random order when the call ends.
-    Duplicated status callbacks are sent twice (with the same token only if tokens are reused).
+    Duplicated status callbacks are sent twice (with the same token only if tokens are reused),
+    each with probability `duplicate_rate`.
     """
 
     def __init__(
@@ -248,10 +249,12 @@ class CallbackDispatcher:
         duplicate: bool,
         shuffle: bool,
         rng: random.Random,
+        duplicate_rate: float = 1.0,
     ) -> None:
         self._transport = transport
         self._records = records
         self._duplicate = duplicate
+        self._duplicate_rate = duplicate_rate
         self._shuffle = shuffle
         self._rng = rng
         self._tail: asyncio.Task[None] | None = None
@@ -259,7 +262,7 @@ class CallbackDispatcher:
 
     def submit(self, out: Outgoing, *, status_callback: bool) -> None:
         copies = [out]
-        if status_callback and self._duplicate:
+        if status_callback and self._duplicate and self._duplicated():
             token = out.token if self._transport.token_reuse else new_token()
             copies.append(Outgoing(out.kind, out.url, out.method, out.params, out.call_sid, token))
         if status_callback and self._shuffle:
@@ -267,6 +270,10 @@ class CallbackDispatcher:
             return
         for copy in copies:
             self._tail = asyncio.create_task(self._deliver_after(self._tail, copy))
+
+    def _duplicated(self) -> bool:
+        # No draw when every callback is doubled: seeded runs keep their CallSids and order.
+        return self._duplicate_rate >= 1.0 or self._rng.random() < self._duplicate_rate
 
     async def _deliver_after(self, previous: asyncio.Task[None] | None, out: Outgoing) -> None:
         if previous is not None:

@@ -21,10 +21,11 @@ POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BACKENDS = ("sqlite", "postgresql")
 
 
-def postgres_url() -> str:
-    """A fresh, empty PostgreSQL database for this test session."""
+def postgres_url(suffix: str = "") -> str:
+    """A fresh, empty PostgreSQL database for this test session (``suffix``: another one, for
+    a test that needs a database of its own)."""
     admin_url = os.environ.get("WARMLINE_TEST_POSTGRES_URL", POSTGRES_ADMIN_URL)
-    name = os.environ.get("WARMLINE_TEST_POSTGRES_DB", "warmline_test")
+    name = os.environ.get("WARMLINE_TEST_POSTGRES_DB", "warmline_test") + suffix
     admin = create_engine(database_url(admin_url, "."), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
