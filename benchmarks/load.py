@@ -76,6 +76,7 @@ from webhook_load import (  # noqa: E402
     free_port,
     latency_summary,
     machine,
+    place,
     subprocess_server,
     write_deployment,
 )
@@ -423,7 +424,6 @@ async def drive(
     auth_token: str,
     args: argparse.Namespace,
 ) -> None:
-    from ivr.simulator.caller import ScriptError
     from ivr.simulator.carrier import Carrier
     from ivr.simulator.session import number_config
 
@@ -448,24 +448,9 @@ async def drive(
             script = SCRIPTS[call_rng.randrange(len(SCRIPTS))]
             caller = ThinkingCaller(script.turns, call_rng, think_s, talk_s)
             from_number = f"+1512{first_caller + index:07d}"  # one caller, one call: no repeats
-            phase.callers.append(from_number)
-            try:
-                record = await carrier.place_call(
-                    caller, from_number=from_number, to_number=script.to_number
-                )
-            except ScriptError as error:
-                if error.record is not None:
-                    phase.call_sids.append(error.record.call_sid)
-                phase.failures.append(f"{script.name}: {str(error)[:200]}")
+            record = await place(carrier, phase, caller, from_number, script.to_number, script.name)
+            if record is None:
                 continue
-            except Exception as error:
-                phase.failures.append(f"{script.name}: {type(error).__name__}: {str(error)[:200]}")
-                continue
-            phase.call_sids.append(record.call_sid)
-            phase.recording_sids.extend(r.recording_sid for r in record.recordings)
-            for request in record.requests:
-                if request.status is not None:
-                    phase.latencies.setdefault(request.path, []).append(request.elapsed_s)
             problem = ended_as_scripted(record, script)
             if problem is None:
                 phase.ok += 1

@@ -375,6 +375,35 @@ def call_problem(record: Any) -> str | None:
     return None
 
 
+async def place(
+    carrier: Any, phase: Phase, caller: Any, from_number: str, to_number: str, label: str
+) -> Any:
+    """Place one call and file its webhooks' latencies, sids and recordings in ``phase``.
+
+    Returns the carrier's record of the call, or None when it failed on the way (the failure
+    is filed, labelled with ``label``).
+    """
+    from ivr.simulator.caller import ScriptError
+
+    phase.callers.append(from_number)
+    try:
+        record = await carrier.place_call(caller, from_number=from_number, to_number=to_number)
+    except ScriptError as error:
+        if error.record is not None:
+            phase.call_sids.append(error.record.call_sid)
+        phase.failures.append(f"{label}: {str(error)[:200]}")
+        return None
+    except Exception as error:
+        phase.failures.append(f"{label}: {type(error).__name__}: {str(error)[:200]}")
+        return None
+    phase.call_sids.append(record.call_sid)
+    phase.recording_sids.extend(r.recording_sid for r in record.recordings)
+    for request in record.requests:
+        if request.status is not None:
+            phase.latencies.setdefault(request.path, []).append(request.elapsed_s)
+    return record
+
+
 async def drive(
     phase: Phase,
     base_url: str,
@@ -384,7 +413,6 @@ async def drive(
     server_pid: int | None,
     redis_url: str | None,
 ) -> None:
-    from ivr.simulator.caller import ScriptError
     from ivr.simulator.carrier import Carrier
     from ivr.simulator.session import number_config
 
@@ -408,24 +436,9 @@ async def drive(
             _, turns = SCRIPTS[call_rng.randrange(len(SCRIPTS))]
             caller = ThinkingCaller(turns, call_rng, think_s)
             from_number = f"+1512{call_rng.randrange(2_000_000, 9_999_999):07d}"
-            phase.callers.append(from_number)
-            try:
-                record = await carrier.place_call(
-                    caller, from_number=from_number, to_number=TRACKING_NUMBER
-                )
-            except ScriptError as error:
-                if error.record is not None:
-                    phase.call_sids.append(error.record.call_sid)
-                phase.failures.append(f"script: {str(error)[:200]}")
+            record = await place(carrier, phase, caller, from_number, TRACKING_NUMBER, "script")
+            if record is None:
                 continue
-            except Exception as error:
-                phase.failures.append(f"{type(error).__name__}: {str(error)[:200]}")
-                continue
-            phase.call_sids.append(record.call_sid)
-            phase.recording_sids.extend(r.recording_sid for r in record.recordings)
-            for request in record.requests:
-                if request.status is not None:
-                    phase.latencies.setdefault(request.path, []).append(request.elapsed_s)
             problem = call_problem(record)
             if problem is None:
                 phase.ok += 1

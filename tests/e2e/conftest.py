@@ -19,6 +19,18 @@ from ivr.simulator.session import CallSummary, call_in_process, call_server
 from tests.support.services import AUTH_TOKEN, ServerProcess, start_server
 
 LOAD_BALANCER = "http://lb.warmline.test"
+QUALIFYING_ANSWERS: list[dict[str, object]] = [
+    {"digits": "1"},
+    {"speech": "texas"},
+    {"digits": "2"},
+    {"speech": "I want to refinance to a lower rate"},
+]
+"""A Texas refinance with good credit: qualified for the sample's sunbelt-refi officers."""
+QUALIFIED: list[dict[str, object]] = [
+    *QUALIFYING_ANSWERS,
+    {"transfer": "accepted", "duration": 200},
+]
+"""The same caller, transferred to an officer who accepts and talks for 200 s."""
 
 
 @pytest.fixture(scope="module")

@@ -12,18 +12,10 @@ from ivr.config import Settings
 from ivr.simulator.caller import ScriptedCaller
 from ivr.simulator.carrier import Carrier, CarrierConfig
 from ivr.simulator.session import call_server, number_config
-from tests.e2e.conftest import LOAD_BALANCER, stored_state
+from tests.e2e.conftest import LOAD_BALANCER, QUALIFIED, stored_state
 from tests.support.services import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
 
 pytestmark = pytest.mark.e2e
-
-QUALIFIED = [
-    {"digits": "1"},
-    {"speech": "texas"},
-    {"digits": "2"},
-    {"speech": "I want to refinance to a lower rate"},
-    {"transfer": "accepted", "duration": 200},
-]
 
 
 def behind_load_balancer(servers: list[ServerProcess], **switches: bool) -> CarrierConfig:

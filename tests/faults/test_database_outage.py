@@ -27,7 +27,7 @@ from ivr.records.recorder import records_queue
 from ivr.simulator.caller import ScriptedCaller
 from ivr.simulator.carrier import Carrier
 from ivr.simulator.session import number_config
-from tests.e2e.conftest import LOAD_BALANCER
+from tests.e2e.conftest import LOAD_BALANCER, QUALIFIED
 from tests.e2e.test_records_over_http import billed
 from tests.faults.common import start_servers, stop_servers, twiml_requests, wait_for
 from tests.support.services import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
@@ -36,13 +36,6 @@ from tests.support.tcp_proxy import TcpProxy
 pytestmark = pytest.mark.e2e
 
 CALLS = 5
-QUALIFIED: list[dict[str, object]] = [
-    {"digits": "1"},
-    {"speech": "texas"},
-    {"digits": "2"},
-    {"speech": "I want to refinance to a lower rate"},
-    {"transfer": "accepted", "duration": 200},
-]
 
 
 async def test_calls_taken_while_the_database_is_cut_are_recorded_once_it_returns(

@@ -24,7 +24,7 @@ from aiohttp.test_utils import TestServer
 from ivr.simulator.caller import ScriptedCaller
 from ivr.simulator.carrier import Carrier
 from ivr.simulator.session import number_config
-from tests.e2e.conftest import LOAD_BALANCER, stored_state
+from tests.e2e.conftest import LOAD_BALANCER, QUALIFIED, stored_state
 from tests.faults.common import start_servers, stop_servers, twiml_requests, wait_for
 from tests.support.deployments import scenario_deployment
 from tests.support.services import ACCOUNT_SID, AUTH_TOKEN, free_port
@@ -33,13 +33,6 @@ from tests.support.tcp_proxy import TcpProxy
 pytestmark = pytest.mark.e2e
 
 GRACE_S = 10
-TURNS: list[dict[str, object]] = [
-    {"digits": "1"},
-    {"speech": "texas"},
-    {"digits": "2"},
-    {"speech": "I want to refinance to a lower rate"},
-    {"transfer": "accepted", "duration": 200},
-]
 
 
 class HeldBidder:
@@ -112,7 +105,9 @@ async def test_sigterm_finishes_the_webhook_in_flight_and_the_call_goes_on(
             ):
                 call = asyncio.create_task(
                     carrier.place_call(
-                        ScriptedCaller(TURNS), from_number="+15125550180", to_number="+18005550100"
+                        ScriptedCaller(QUALIFIED),
+                        from_number="+15125550180",
+                        to_number="+18005550100",
                     )
                 )
                 await asyncio.wait_for(held.pinged.wait(), timeout=60)

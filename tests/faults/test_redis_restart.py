@@ -28,7 +28,7 @@ from ivr.simulator.carrier import Carrier
 from ivr.simulator.model import CallRecord
 from ivr.simulator.session import number_config
 from ivr.telephony.twilio.webhooks import TECHNICAL_TROUBLE_TRANSFER
-from tests.e2e.conftest import LOAD_BALANCER
+from tests.e2e.conftest import LOAD_BALANCER, QUALIFIED
 from tests.e2e.test_records_over_http import billed
 from tests.faults.common import (
     AtPrompt,
@@ -45,13 +45,6 @@ pytestmark = pytest.mark.e2e
 
 NUMBER = "+18005550100"
 FALLBACK = "+15125550100"  # the sample campaigns' fallback_number
-QUALIFIED: list[dict[str, object]] = [
-    {"digits": "1"},
-    {"speech": "texas"},
-    {"digits": "2"},
-    {"speech": "I want to refinance to a lower rate"},
-    {"transfer": "accepted", "duration": 200},
-]
 IN_FLIGHT = 6
 NEW_DURING_OUTAGE = 2
 AFTER = 4

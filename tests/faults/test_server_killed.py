@@ -23,21 +23,13 @@ from ivr.records import tables as t
 from ivr.simulator.caller import ScriptedCaller
 from ivr.simulator.carrier import Carrier
 from ivr.simulator.session import number_config
-from tests.e2e.conftest import LOAD_BALANCER, stored_state
+from tests.e2e.conftest import LOAD_BALANCER, QUALIFIED, stored_state
 from tests.e2e.test_records_over_http import billed
 from tests.faults.common import AtPrompt, start_servers, stop_servers, twiml_requests, wait_for
 from tests.support.services import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.e2e
-
-QUALIFIED: list[dict[str, object]] = [
-    {"digits": "1"},
-    {"speech": "texas"},
-    {"digits": "2"},
-    {"speech": "I want to refinance to a lower rate"},
-    {"transfer": "accepted", "duration": 200},
-]
 
 
 async def test_a_call_carries_on_after_its_server_is_killed(

@@ -29,7 +29,7 @@ from ivr.simulator.caller import (
 from ivr.simulator.carrier import Carrier
 from ivr.simulator.model import Heard
 from ivr.simulator.session import number_config
-from tests.e2e.conftest import LOAD_BALANCER, stored_state
+from tests.e2e.conftest import LOAD_BALANCER, QUALIFYING_ANSWERS, stored_state
 from tests.e2e.test_records_over_http import billed
 from tests.faults.common import start_servers, stop_servers
 from tests.support.deployments import scenario_deployment
@@ -38,12 +38,6 @@ from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.e2e
 
-ANSWERS: list[dict[str, object]] = [
-    {"digits": "1"},
-    {"speech": "texas"},
-    {"digits": "2"},
-    {"speech": "I want to refinance to a lower rate"},
-]
 AMY, BO = "+15125550121", "+14045550122"
 DEADLINE_MS = 300
 
@@ -108,7 +102,7 @@ async def test_a_bidder_slower_than_the_deadline_is_passed_over(
     )
     try:
         config = number_config(server.url, AUTH_TOKEN, account_sid=ACCOUNT_SID, seed=606)
-        turns = [*ANSWERS, {"transfer": "accepted", "duration": 200}]
+        turns = [*QUALIFYING_ANSWERS, {"transfer": "accepted", "duration": 200}]
         async with Carrier(config) as carrier:
             record = await carrier.place_call(
                 ScriptedCaller(turns), from_number="+15125550170", to_number="+18005550100"
@@ -135,7 +129,7 @@ async def test_officers_who_never_answer_or_never_press_the_key_are_passed_by(
     try:
         config = number_config(server.url, AUTH_TOKEN, account_sid=ACCOUNT_SID, seed=607)
         turns: list[dict[str, object]] = [
-            *ANSWERS,
+            *QUALIFYING_ANSWERS,
             {"transfer": "accepted", "ring": 3600},  # would pick up an hour later
             {"transfer": "declined"},  # picks up, hears the whisper, presses nothing
             {"record": {"seconds": 9}},
@@ -204,7 +198,7 @@ async def test_an_officer_whose_whisper_cannot_be_fetched_is_passed_by(
                 seed=608,
             )
             turns: list[dict[str, object]] = [
-                *ANSWERS,
+                *QUALIFYING_ANSWERS,
                 {"transfer": "accepted"},
                 {"transfer": "accepted", "duration": 150},
             ]

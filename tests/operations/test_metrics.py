@@ -13,6 +13,7 @@ from ivr.simulator.caller import ScriptedCaller
 from ivr.simulator.carrier import Carrier
 from ivr.simulator.session import number_config
 from ivr.telephony.recording_events import RECORDINGS_STREAM
+from tests.e2e.conftest import QUALIFIED
 from tests.operations.conftest import METRICS_TOKEN, scrape, value
 from tests.support.services import ACCOUNT_SID, AUTH_TOKEN, ServerProcess, start_server
 
@@ -20,13 +21,6 @@ pytestmark = pytest.mark.e2e
 
 CALLER = "+15125550142"
 TRACKING = "+18005550100"
-QUALIFIED: list[dict[str, object]] = [
-    {"digits": "1"},
-    {"speech": "texas"},
-    {"digits": "2"},
-    {"speech": "I want to refinance to a lower rate"},
-    {"transfer": "accepted", "duration": 200},
-]
 
 
 @pytest.fixture(scope="module")
