@@ -8,12 +8,16 @@ driven over real HTTP by the fake carrier; these helpers mostly decide *when* a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import yaml
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from ivr.simulator.caller import (
     Caller,
@@ -27,7 +31,8 @@ from ivr.simulator.caller import (
 )
 from ivr.simulator.model import CallRecord, Heard, RequestRecord
 from tests.e2e.conftest import LOAD_BALANCER
-from tests.support.services import ServerProcess, start_server
+from tests.support.deployments import scenario_deployment
+from tests.support.services import ServerProcess, free_port, start_server
 
 CALLBACKS = frozenset({"status-callback", "child-status-callback", "recording-status-callback"})
 """Request kinds the carrier does not run as TwiML."""
@@ -135,3 +140,31 @@ async def start_servers(
 async def stop_servers(servers: Sequence[ServerProcess]) -> list[int]:
     """SIGTERM every server at once; their exit codes."""
     return list(await asyncio.gather(*(asyncio.to_thread(s.stop) for s in servers)))
+
+
+def ping_post_deployment(folder: Path, ping_urls: Mapping[str, str], deadline_ms: int) -> Path:
+    """The scenario deployment whose one pool runs a ping-post auction among the officers of
+    ``ping_urls`` (officer id → the URL their bid is asked from), with ``deadline_ms``."""
+    path = scenario_deployment(folder)
+    data = yaml.safe_load(path.read_text())
+    for officer in data["officers"]:
+        if officer["id"] in ping_urls:
+            officer["ping_url"] = ping_urls[officer["id"]]
+    [pool] = data["pools"]
+    pool.update(strategy="ping_post", ping_deadline_ms=deadline_ms, officers=list(ping_urls))
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@contextlib.asynccontextmanager
+async def bidder_server(app: web.Application, release: asyncio.Event) -> AsyncIterator[str]:
+    """Serve a test bidder on a free local port; yields its base URL. ``release`` is set on the
+    way out, so a bid held back for the test never outlives it."""
+    port = free_port()
+    server = TestServer(app, port=port)
+    await server.start_server()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        release.set()
+        await server.close()

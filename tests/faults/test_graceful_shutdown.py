@@ -17,17 +17,21 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-import yaml
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from ivr.simulator.caller import ScriptedCaller
 from ivr.simulator.carrier import Carrier
 from ivr.simulator.session import number_config
 from tests.e2e.conftest import LOAD_BALANCER, QUALIFIED, stored_state
-from tests.faults.common import start_servers, stop_servers, twiml_requests, wait_for
-from tests.support.deployments import scenario_deployment
-from tests.support.services import ACCOUNT_SID, AUTH_TOKEN, free_port
+from tests.faults.common import (
+    bidder_server,
+    ping_post_deployment,
+    start_servers,
+    stop_servers,
+    twiml_requests,
+    wait_for,
+)
+from tests.support.services import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.e2e
@@ -53,25 +57,8 @@ class HeldBidder:
 @pytest.fixture
 async def bidder() -> AsyncIterator[tuple[HeldBidder, str]]:
     held = HeldBidder()
-    port = free_port()
-    server = TestServer(held.app, port=port)
-    await server.start_server()
-    yield held, f"http://127.0.0.1:{port}/bid"
-    held.release.set()
-    await server.close()
-
-
-def held_bid_deployment(folder: Path, ping_url: str) -> Path:
-    """Amy alone in a ping-post pool, with the longest deadline a pool may have."""
-    path = scenario_deployment(folder)
-    data = yaml.safe_load(path.read_text())
-    for officer in data["officers"]:
-        if officer["id"] == "amy-ng":
-            officer["ping_url"] = ping_url
-    [pool] = data["pools"]
-    pool.update(strategy="ping_post", ping_deadline_ms=5000, officers=["amy-ng"])
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    async with bidder_server(held.app, held.release) as base:
+        yield held, f"{base}/bid"
 
 
 def refuses(port: int) -> bool:
@@ -86,7 +73,7 @@ async def test_sigterm_finishes_the_webhook_in_flight_and_the_call_goes_on(
     bidder: tuple[HeldBidder, str], redis_url: str, redis: object, workdir: Path
 ) -> None:
     held, ping_url = bidder
-    deployment = held_bid_deployment(workdir, ping_url)
+    deployment = ping_post_deployment(workdir, {"amy-ng": ping_url}, deadline_ms=5000)  # the most
     env = {"WARMLINE_SHUTDOWN_GRACE_S": str(GRACE_S)}
     a, b = await start_servers(2, redis_url, workdir, deployment, env)
     try:

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-import yaml
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from sqlalchemy import Engine
 
 from ivr.simulator.caller import (
@@ -31,9 +29,8 @@ from ivr.simulator.model import Heard
 from ivr.simulator.session import number_config
 from tests.e2e.conftest import LOAD_BALANCER, QUALIFYING_ANSWERS, stored_state
 from tests.e2e.test_records_over_http import billed
-from tests.faults.common import start_servers, stop_servers
-from tests.support.deployments import scenario_deployment
-from tests.support.services import ACCOUNT_SID, AUTH_TOKEN, free_port
+from tests.faults.common import bidder_server, ping_post_deployment, start_servers, stop_servers
+from tests.support.services import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.e2e
@@ -66,28 +63,8 @@ class Bidders:
 @pytest.fixture
 async def bidders() -> AsyncIterator[tuple[Bidders, str]]:
     bidders = Bidders()
-    port = free_port()
-    server = TestServer(bidders.app, port=port)
-    await server.start_server()
-    yield bidders, f"http://127.0.0.1:{port}"
-    bidders.release.set()
-    await server.close()
-
-
-def ping_post_deployment(folder: Path, base: str) -> Path:
-    """The scenario deployment with a pool of Amy and Bo under ping-post: Amy bids slowly (and
-    would outbid Bo), Bo at once."""
-    path = scenario_deployment(folder)
-    data = yaml.safe_load(path.read_text())
-    for officer in data["officers"]:
-        if officer["id"] == "amy-ng":
-            officer["ping_url"] = f"{base}/slow"
-        elif officer["id"] == "bo-reyes":
-            officer["ping_url"] = f"{base}/fast"
-    [pool] = data["pools"]
-    pool.update(strategy="ping_post", ping_deadline_ms=DEADLINE_MS, officers=["amy-ng", "bo-reyes"])
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    async with bidder_server(bidders.app, bidders.release) as base:
+        yield bidders, base
 
 
 async def test_a_bidder_slower_than_the_deadline_is_passed_over(
@@ -96,7 +73,9 @@ async def test_a_bidder_slower_than_the_deadline_is_passed_over(
 ) -> None:  # fmt: skip
     asked, base = bidders
     url, engine = records_db
-    deployment = ping_post_deployment(workdir, base)
+    deployment = ping_post_deployment(
+        workdir, {"amy-ng": f"{base}/slow", "bo-reyes": f"{base}/fast"}, DEADLINE_MS
+    )
     [server] = await start_servers(
         1, redis_url, workdir, deployment, {"WARMLINE_DATABASE_URL": url}, public_url=None
     )
