@@ -54,8 +54,9 @@ class Worker:
     """Drains ``queue`` as consumer ``consumer_name``, up to ``concurrency`` jobs at a time.
 
     The handler is chosen by the job's ``kind`` field (``default_kind`` when absent: entries the
-    telephony layer adds for recordings carry no kind). A job with no handler fails like any
-    other, so a worker of a newer release can still pick it up on a retry.
+    telephony layer adds for recordings carry no kind). A job with no handler is dead-lettered
+    at once (no retry can give this worker a handler): upgrade workers before the servers that
+    queue a new kind, and requeue such dead letters once they are.
     """
 
     def __init__(
