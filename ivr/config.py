@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     )
     api_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token for the JSON API (/api/…); unset: the API answers 404.",
+        description="Operator bearer token for the REST API (/api/…): acts as an admin. Unset: "
+        "only users' own API tokens (warmline users token create) are accepted.",
     )
     web_trust_forwarded_for: bool = Field(
         default=False,

@@ -153,3 +153,71 @@ def users_password(username: str, password_stdin: bool) -> None:
     password = _password(password_stdin)
     name = _in_records(lambda s: set_password(s, username, password).username)
     click.echo(f"password set for {name}")
+
+
+# -- API tokens ----------------------------------------------------------------------------------
+
+
+@users.group("token")
+def users_token() -> None:
+    """Users' tokens for the REST API (/api/…): each acts with its user's role."""
+
+
+def _token_dict(row: t.ApiToken, username: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "username": username,
+        "name": row.name,
+        "prefix": row.prefix,
+        "created_at": row.created_at.isoformat(),
+        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
+
+
+@users_token.command("create")
+@click.argument("username")
+@click.option("--name", required=True, help="What the token is for (shown in lists).")
+def token_create(username: str, name: str) -> None:
+    """Make a token for USERNAME and print it: it is shown this once, and only its hash kept."""
+    from ivr.web.tokens import create_token
+
+    made = _in_records(lambda s: create_token(s, username, name, datetime.now(UTC)))
+    click.echo(
+        f"API token {made.id} ({made.name}) for {made.username}: "
+        "keep it now, it is not shown again",
+        err=True,
+    )
+    click.echo(made.token)
+
+
+@users_token.command("list")
+@click.argument("username", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def token_list(username: str | None, as_json: bool) -> None:
+    """Tokens (revoked ones too) of USERNAME, or of everyone: never the tokens themselves."""
+    from ivr.web.tokens import list_tokens
+
+    rows = _in_records(lambda s: [_token_dict(row, name) for row, name in list_tokens(s, username)])
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no API tokens: make one with `warmline users token create USER --name NAME`")
+        return
+    for row in rows:
+        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+        last = row["last_used_at"] or "never used"
+        click.echo(
+            f"{row['id']:>4}  {row['prefix']}…  {row['username']}  {row['name']}  {state}  {last}"
+        )
+
+
+@users_token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke API token TOKEN_ID (see `list`): it stops working at once."""
+    from ivr.web.tokens import revoke_token
+
+    name = _in_records(lambda s: revoke_token(s, token_id, datetime.now(UTC)).name)
+    click.echo(f"revoked API token {token_id} ({name})")

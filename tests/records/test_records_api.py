@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ivr.config import Settings
 from ivr.deployment import load_setup
+from ivr.records import reports
 from ivr.records.api import records_routes
 from ivr.server.app import create_app
 from tests.support.records import add_adjustment, add_call, add_officer, add_publisher
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.integration
 TOKEN = "api-token-0123456789abcdef"
 DAY = datetime(2026, 11, 10, 15, tzinfo=UTC)
 PNL = "/api/reports/pnl?by=officer&from=2026-11-10&to=2026-11-10"
+HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 
 
 class Api:
@@ -130,7 +132,7 @@ async def test_every_route_needs_the_token(api: Api) -> None:
     [
         (
             "/api/reports/pnl?by=state&from=2026-11-10&to=2026-11-10",
-            "'by' must be one of publisher, campaign, officer (got 'state')",
+            f"'by' must be one of {', '.join(reports.GROUPS)} (got 'state')",
         ),
         ("/api/reports/pnl?from=2026-11-10&to=2026-11-10", "the 'by' parameter is required"),
         ("/api/reports/pnl?by=officer&to=2026-11-10", "the 'from' parameter is required"),
@@ -184,8 +186,15 @@ async def test_one_call_and_an_unknown_one(api: Api) -> None:
     assert await api.get("/api/calls/CA-nothing") == (404, {"error": "no call 'CA-nothing'"})
 
 
-async def test_no_token_configured_means_no_routes(records: Engine) -> None:
-    assert records_routes(records, None) == []
+async def test_without_an_operator_token_only_users_tokens_open_it(records: Engine) -> None:
+    """No operator token configured: the routes are there, and answer 401 to any token that is
+    not a user's (users' tokens: tests/records/test_api_tokens.py)."""
+    app = web.Application()
+    app.add_routes(records_routes(records, None))
+    async with TestServer(app) as server, aiohttp.ClientSession() as session:
+        api = Api(session, str(server.make_url("")).rstrip("/"))
+        for token in (TOKEN, "", None):
+            assert (await api.get(PNL, token))[0] == 401
 
 
 async def test_the_server_serves_the_api_with_its_token(
@@ -210,5 +219,5 @@ async def test_the_server_serves_the_api_with_its_token(
     )
     async with TestServer(bare) as server, aiohttp.ClientSession() as session:
         api = Api(session, str(server.make_url("")).rstrip("/"))
-        async with session.get(api.base + PNL) as response:
-            assert response.status == 404  # no token configured: no API at all
+        async with session.get(api.base + PNL, headers=HEADERS) as response:
+            assert response.status == 401  # no operator token configured: it opens nothing
