@@ -83,6 +83,19 @@ class ServerMetrics:
         self.ready = Gauge(
             "warmline_ready", "1 when the last readiness check passed (/readyz).", registry=reg
         )
+        self.dni_leases = Counter(
+            "warmline_dni_leases",
+            "Web number pool answers, by campaign and outcome (leased, renewed, exhausted, "
+            "limited: the client address asked too often).",
+            ["campaign", "outcome"],
+            registry=reg,
+        )
+        self.dni_pool_exhausted = Counter(
+            "warmline_dni_pool_exhausted",
+            "Web visits shown the campaign's default number because its pool was all on lease.",
+            ["campaign"],
+            registry=reg,
+        )
 
     def call_ended(self, outcome: str | None) -> None:
         self.calls.labels(outcome=outcome or "unknown").inc()

@@ -98,6 +98,7 @@ def new_call(flow: Flow, call_sid: str, started: CallStarted) -> CallState:
             voice=context.voice,
             scoring=context.scoring,
             repeat=context.repeat,
+            attribution=context.attribution,
         ),
         started_at=started.at,
     )

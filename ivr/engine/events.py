@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ivr.engine.state import VisitAttribution
 from ivr.routing.decision import Decision
 from scoring.qualification import Qualification, QualificationRules
 
@@ -31,6 +32,8 @@ class CallContext:
     """The campaign's scoring rules; None: the defaults."""
     repeat: bool = False
     """The caller called this campaign (or any, where configured) inside its duplicate window."""
+    attribution: VisitAttribution | None = None
+    """The web visit the called number was on lease to when the call arrived."""
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,27 @@ class ConsentRecord(BaseModel):
     at: float
 
 
+class VisitAttribution(BaseModel):
+    """The web visit that had the called number on lease when the call arrived (dynamic number
+    insertion): where the caller came from, as the publisher's page reported it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    visit_id: str
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+    """The ad campaign (``utm_campaign``), not the Warmline campaign."""
+    keyword: str | None = None
+    content: str | None = None
+    landing_page: str | None = None
+    referrer: str | None = None
+    click_id: str | None = None
+    click_id_kind: str | None = None
+    """``gclid``, ``msclkid`` or ``fbclid``."""
+    leased_at: float
+
+
 class Caller(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -98,6 +119,8 @@ class Caller(BaseModel):
     """The campaign's scoring rules when it has its own; None: the defaults."""
     repeat: bool = False
     """Called this campaign inside its duplicate window: flagged, never billed twice."""
+    attribution: VisitAttribution | None = None
+    """The web visit the called number was leased to; None: the campaign alone."""
 
 
 class CallState(BaseModel):

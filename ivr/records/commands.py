@@ -195,9 +195,12 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @report.command("pnl")
 @click.option(
     "--by",
-    type=click.Choice(["publisher", "campaign", "officer"]),
+    type=click.Choice(
+        ["publisher", "campaign", "officer", "source", "medium", "ad-campaign", "keyword"]
+    ),
     required=True,
-    help="One row per publisher, campaign or officer.",
+    help="One row per publisher, campaign or officer, or per web visit source, medium, ad "
+    "campaign or keyword (utm_*; calls with no web visit in a '(none)' row).",
 )
 @_FROM
 @_TO

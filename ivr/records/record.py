@@ -1,9 +1,10 @@
 """One call's whole record as JSON-able data: ``warmline calls show`` and ``GET /api/calls/{sid}``.
 
-Attribution, the answers, each transfer attempt, the score and its reasons, the consent record,
-the timeline (engine steps and carrier callbacks, by time), recordings and transcripts, and the
-billing line with its adjustments. Phone numbers — the caller's, the officers' legs, the
-carrier's ``From``/``To`` fields, digits heard — are masked unless ``show_numbers``.
+Attribution (and the web visit, when the number was on lease to one), the answers, each
+transfer attempt, the score and its reasons, the consent record, the timeline (engine steps and
+carrier callbacks, by time), recordings and transcripts, and the billing line with its
+adjustments. Phone numbers — the caller's, the officers' legs, the carrier's ``From``/``To``
+fields, digits heard — are masked unless ``show_numbers``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def call_record(
             "caller_state": call.caller_state,
             "repeat": call.repeat,
         },
+        "visit": _visit(session, call),
         "flow": {"name": call.flow, "version": call.flow_version},
         "status": call.status,
         "step": call.step,
@@ -92,6 +94,27 @@ def call_record(
         "timeline": _timeline(session, call.call_sid, phone, text),
         "recordings": _recordings(session, call.call_sid, text),
         "billing": _billing(session, call),
+    }
+
+
+def _visit(session: Session, call: t.Call) -> dict[str, Any] | None:
+    """The web visit that had the number on lease when the call came (see ``attribution.md``);
+    None for a call to a printed number or a pool number with no live lease."""
+    row = session.scalar(select(t.Attribution).where(t.Attribution.call_id == call.id))
+    if row is None:
+        return None
+    return {
+        "visit_id": row.visit_id,
+        "source": row.source,
+        "medium": row.medium,
+        "campaign": row.campaign,
+        "keyword": row.keyword,
+        "content": row.content,
+        "landing_page": row.landing_page,
+        "referrer": row.referrer,
+        "click_id": row.click_id,
+        "click_id_kind": row.click_id_kind,
+        "leased_at": _time(row.leased_at),
     }
 
 

@@ -32,7 +32,28 @@ def _summary(record: Mapping[str, Any]) -> list[str]:
         f"  publisher  {_named(source['publisher'])}",
         f"  flow       {record['flow']['name']} ({record['flow']['version']})",
         f"  officer    {_named(officer) if officer else '(not transferred)'}",
+        *_visit(record.get("visit")),
     ]
+
+
+def _visit(visit: Mapping[str, Any] | None) -> list[str]:
+    if visit is None:
+        return []
+    tags = [
+        f"{name} {visit[key]}"
+        for name, key in (
+            ("source", "source"),
+            ("medium", "medium"),
+            ("campaign", "campaign"),
+            ("keyword", "keyword"),
+        )
+        if visit[key]
+    ]
+    click = f", {visit['click_id_kind']} {visit['click_id']}" if visit["click_id"] else ""
+    lines = [f"  visit      {', '.join(tags) or '(no tags)'}{click}"]
+    if visit["landing_page"]:
+        lines.append(f"  landing    {visit['landing_page']}")
+    return lines
 
 
 def _answers(record: Mapping[str, Any]) -> list[str]:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ivr.fields import dollars
@@ -41,9 +41,13 @@ __all__ = [
     "pnl",
 ]
 
-GroupBy = Literal["publisher", "campaign", "officer"]
+GroupBy = Literal["publisher", "campaign", "officer", "source", "medium", "ad-campaign", "keyword"]
 GROUPS: tuple[GroupBy, ...] = get_args(GroupBy)
+ATTRIBUTION_GROUPS = frozenset({"source", "medium", "ad-campaign", "keyword"})
+"""Groupings by the web visit a call was attributed to (its ``attributions`` row)."""
 NOT_TRANSFERRED = "(not transferred)"
+NOT_ATTRIBUTED = "(none)"
+"""The row of calls without a web visit (or whose visit did not say)."""
 TOTAL = "(total)"
 DEFAULT_LIMIT = 1000
 
@@ -85,7 +89,8 @@ class PnlRow:
     """One key's figures (a publisher, a campaign, an officer) or the totals."""
 
     key: str | None
-    """The publisher, campaign or officer id; None for calls transferred to nobody, and totals."""
+    """The publisher, campaign or officer id, or the visit's source, medium, ad campaign or
+    keyword; None for calls transferred to nobody (or not attributed), and totals."""
     name: str
     calls: int
     connected: int
@@ -158,6 +163,10 @@ def _group_key(by: str) -> InstrumentedAttribute[Any]:
         "publisher": line.publisher_id,
         "campaign": line.campaign_id,
         "officer": line.officer_id,
+        "source": t.Attribution.source,
+        "medium": t.Attribution.medium,
+        "ad-campaign": t.Attribution.campaign,
+        "keyword": t.Attribution.keyword,
     }
     if by not in columns:
         raise ValueError(f"cannot group a P&L by '{by}' (one of: {', '.join(GROUPS)})")
@@ -176,15 +185,18 @@ def pnl(session: Session, by: GroupBy, start: datetime, end: datetime) -> PnlRep
     line = t.BillingLine
     in_period = and_(line.started_at >= start, line.started_at < end)
     figures = session.execute(
-        select(
-            key,
-            func.count(),
-            _count_if(line.connected),
-            _count_if(line.billable),
-            func.sum(line.revenue_cents),
-            func.sum(line.payout_cents),
-            func.count(line.score),
-            func.sum(line.score),
+        _with_visit(
+            by,
+            select(
+                key,
+                func.count(),
+                _count_if(line.connected),
+                _count_if(line.billable),
+                func.sum(line.revenue_cents),
+                func.sum(line.payout_cents),
+                func.count(line.score),
+                func.sum(line.score),
+            ).select_from(line),
         )
         .where(in_period)
         .group_by(key)
@@ -208,15 +220,18 @@ def pnl(session: Session, by: GroupBy, start: datetime, end: datetime) -> PnlRep
     adjusted = {
         row[0]: row[1:]
         for row in session.execute(
-            select(
-                key,
-                func.sum(per_line.c.revenue),
-                func.sum(per_line.c.payout),
-                func.sum(per_line.c.open),
-                func.sum(per_line.c.accepted),
+            _with_visit(
+                by,
+                select(
+                    key,
+                    func.sum(per_line.c.revenue),
+                    func.sum(per_line.c.payout),
+                    func.sum(per_line.c.open),
+                    func.sum(per_line.c.accepted),
+                )
+                .select_from(per_line)
+                .join(line, line.id == per_line.c.line_id),
             )
-            .select_from(per_line)
-            .join(line, line.id == per_line.c.line_id)
             .where(in_period)
             .group_by(key)
         ).all()
@@ -228,7 +243,7 @@ def pnl(session: Session, by: GroupBy, start: datetime, end: datetime) -> PnlRep
         rows.append(
             PnlRow(
                 key=ident,
-                name=names.get(ident, ident) if ident is not None else NOT_TRANSFERRED,
+                name=names.get(ident, ident) if ident is not None else _nobody(by),
                 calls=int(calls),
                 connected=int(connected or 0),
                 billable=int(billable or 0),
@@ -244,13 +259,27 @@ def pnl(session: Session, by: GroupBy, start: datetime, end: datetime) -> PnlRep
     return PnlReport(by, start, end, rows, _totals(rows))
 
 
+def _with_visit(by: str, statement: Select[Any]) -> Select[Any]:
+    """The statement with each line's web visit (outer-joined) when ``by`` groups by one."""
+    if by not in ATTRIBUTION_GROUPS:
+        return statement
+    visit = t.Attribution
+    return statement.outerjoin(visit, visit.call_id == t.BillingLine.call_id)
+
+
+def _nobody(by: str) -> str:
+    return NOT_ATTRIBUTED if by in ATTRIBUTION_GROUPS else NOT_TRANSFERRED
+
+
 def _names(session: Session, by: str, keys: Sequence[str | None]) -> dict[str | None, str]:
     models: dict[str, type[t.Publisher] | type[t.Campaign] | type[t.Officer]] = {
         "publisher": t.Publisher,
         "campaign": t.Campaign,
         "officer": t.Officer,
     }
-    model = models[by]
+    model = models.get(by)
+    if model is None:  # a visit's own words: the key is its name
+        return {}
     wanted = [key for key in keys if key is not None]
     if not wanted:
         return {}

@@ -32,7 +32,7 @@ from ivr.web.state import WEB
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-NOT_WEB = ("/twilio/", "/api/")
+NOT_WEB = ("/twilio/", "/api/", "/dni/")
 JSON_PREFIX = "/app/api/"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "csrf_token"

@@ -24,7 +24,8 @@ from redis.exceptions import RedisError
 
 from ivr.compliance.blocklist import Blocklist
 from ivr.compliance.repeats import RepeatCallers
-from ivr.deployment import Setup
+from ivr.deployment import Setup, TrackingNumber
+from ivr.dni.pool import NumberPool
 from ivr.engine import UnexpectedEvent, new_call
 from ivr.engine.actions import Action, Hangup
 from ivr.engine.events import (
@@ -39,7 +40,7 @@ from ivr.engine.events import (
     TransferOutcome,
     VoiceUnavailable,
 )
-from ivr.engine.state import CallState, TransferAttempt
+from ivr.engine.state import CallState, TransferAttempt, VisitAttribution
 from ivr.engine.transfer import ACCEPT_KEY, whisper_text
 from ivr.flows.schema import AskStep, TransferStep
 from ivr.logs import fields
@@ -113,6 +114,8 @@ class TwilioWebhooks:
         """Set by the application: carrier callbacks are journaled for the call records."""
         self.metrics: ServerMetrics | None = None
         """Set by the application: calls are counted by outcome when their end is stored."""
+        self.numbers: NumberPool | None = None
+        """Set by the application: calls to web pool numbers are attributed to their visit."""
         self.voice_wait_s = voice_wait_s
         self.voice_budget_s = voice_budget_s
         # Every call of a flow goes through the same turns (the same prompts at the same turn
@@ -157,7 +160,12 @@ class TwilioWebhooks:
         try:
             repeat = await self._repeat(caller, campaign.id)
             context = self.setup.call_context(
-                number, caller, caller_state, voice=self.voice is not None, repeat=repeat
+                number,
+                caller,
+                caller_state,
+                voice=self.voice is not None,
+                repeat=repeat,
+                attribution=await self._visit(number),
             )
             started = CallStarted(at=self.clock(), context=context)
             state, actions = await take_turn(
@@ -178,6 +186,12 @@ class TwilioWebhooks:
             extra=fields(call_sid=call_sid, caller=started.context.caller, campaign=campaign.id),
         )
         return _twiml(twiml)
+
+    async def _visit(self, number: TrackingNumber) -> VisitAttribution | None:
+        """The web visit a pool number is on lease to now; None: the campaign alone."""
+        if not number.web_pool or self.numbers is None:
+            return None
+        return await self.numbers.visit(number.campaign, number.number, self.clock())
 
     # -- the outcome of a turn --------------------------------------------------------------
 
