@@ -246,11 +246,11 @@ def _transcript_classifier(settings: Settings) -> TranscriptClassifier | None:
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as a JSON object.")
 @click.option(
     "--queue",
-    type=click.Choice(["recordings", "records"]),
+    type=click.Choice(["recordings", "records", "webhooks"]),
     default="recordings",
     show_default=True,
     help="recordings: the workers' transcription jobs; records: the journal the servers' "
-    "recorders write to the database.",
+    "recorders write to the database; webhooks: the deliveries of `warmline deliver`.",
 )
 def jobs(as_json: bool, queue: str) -> None:
     """Show a queue: depth, pending, delayed, dead, consumers."""
@@ -272,6 +272,10 @@ def jobs(as_json: bool, queue: str) -> None:
     try:
         if queue == "records":
             stats = asyncio.run(job_stats(url, RECORDS_STREAM, RECORDS_GROUP))
+        elif queue == "webhooks":
+            from ivr.hooks.delivery import WEBHOOKS_GROUP, WEBHOOKS_STREAM
+
+            stats = asyncio.run(job_stats(url, WEBHOOKS_STREAM, WEBHOOKS_GROUP))
         else:
             stats = asyncio.run(recording_stats(url))
     except (RedisError, OSError) as error:
@@ -643,6 +647,17 @@ def _register_record_commands() -> None:
 
 
 _register_record_commands()
+
+
+def _register_hook_commands() -> None:
+    """Outbound webhooks (``deliver``, ``webhooks``) live with them (``ivr.hooks``)."""
+    from ivr.hooks.commands import deliver, webhooks
+
+    main.add_command(deliver)
+    main.add_command(webhooks)
+
+
+_register_hook_commands()
 
 
 def _register_web_commands() -> None:

@@ -19,9 +19,11 @@ from pydantic import BaseModel, Field, ValidationError
 from ivr.answers import get_parser, suggest_value
 from ivr.compliance.blocklist import Blocklist, BlocklistError
 from ivr.engine.events import CallContext
+from ivr.engine.state import VisitAttribution
 from ivr.fields import E164, Money, Name, Strict
 from ivr.flows.loader import load_flows
 from ivr.flows.schema import Flow, TransferStep
+from ivr.hooks.config import WebhookEndpoint
 from ivr.problems import InvalidConfig, Problem
 from ivr.routing.officers import Caps, Officer, Strategy
 from ivr.schema_errors import Describe, problems_from_validation
@@ -52,6 +54,31 @@ class DuplicatePolicy(Strict):
     )
 
 
+Origin = Annotated[str, Field(pattern=r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$", max_length=253)]
+"""A web page's origin as browsers send it: scheme, lower-case host, optional port, no path."""
+
+
+class WebPool(Strict):
+    """Dynamic number insertion: the campaign's numbers marked ``web_pool`` are leased, one per
+    web visit, to the publishers' pages at ``origins`` (see docs/attribution.md)."""
+
+    default_number: E164 = Field(
+        description="Shown when every pool number is on lease: one of the campaign's numbers "
+        "outside the pool (its calls are attributed to the campaign alone)."
+    )
+    lease_minutes: Annotated[int, Field(ge=1, le=1440)] = Field(
+        default=30, description="How long a visit keeps its number after it last asked."
+    )
+    asks_per_address: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        default=60,
+        description="Lease requests one client address may make in 10 minutes; past that it is "
+        "shown the default number, so a script cannot drain the pool.",
+    )
+    origins: Annotated[list[Origin], Field(min_length=1, max_length=100)] = Field(
+        description="The publisher pages (scheme://host[:port]) allowed to ask for numbers."
+    )
+
+
 class Campaign(Strict):
     """What is being bought: a flow, and the loan types and states the buyers serve."""
 
@@ -69,6 +96,9 @@ class Campaign(Strict):
         "defaults (see docs/qualification.md).",
     )
     duplicates: DuplicatePolicy = Field(default_factory=DuplicatePolicy)
+    web_pool: WebPool | None = Field(
+        default=None, description="Numbers leased to web visits (dynamic number insertion)."
+    )
 
 
 class Pool(Strict):
@@ -94,6 +124,10 @@ class TrackingNumber(Strict):
     campaign: Name
     publisher: Name
     payout: Money = Decimal("0")
+    web_pool: bool = Field(
+        default=False,
+        description="Leased to web visits by its campaign's web_pool (dynamic number insertion).",
+    )
 
 
 class Deployment(Strict):
@@ -107,6 +141,11 @@ class Deployment(Strict):
         default_factory=list,
         description="Do-not-call files (one number per line) next to this file, checked at "
         "call start and reloaded when they change.",
+    )
+    webhooks: list[WebhookEndpoint] = Field(
+        default_factory=list,
+        description="Officers' and campaigns' endpoints for signed call events (see "
+        "docs/integrations.md); secrets come from the environment, never this file.",
     )
 
 
@@ -127,6 +166,11 @@ class Setup:
     def pool(self, pool_id: str) -> Pool:
         return next(p for p in self.deployment.pools if p.id == pool_id)
 
+    def web_pool_numbers(self, campaign_id: str) -> list[str]:
+        """The campaign's numbers leased to web visits, in the file's order."""
+        numbers = self.deployment.numbers
+        return [n.number for n in numbers if n.campaign == campaign_id and n.web_pool]
+
     @property
     def blocklist_paths(self) -> list[Path]:
         folder = Path(self.path).resolve().parent
@@ -145,6 +189,7 @@ class Setup:
         *,
         voice: bool = False,
         repeat: bool = False,
+        attribution: VisitAttribution | None = None,
     ) -> CallContext:
         """What the engine knows about a call to ``number``: its source and what it can buy."""
         campaign = self.campaign(number.campaign)
@@ -161,6 +206,7 @@ class Setup:
             voice=voice,
             scoring=campaign.scoring,
             repeat=repeat,
+            attribution=attribution,
         )
 
 
@@ -209,6 +255,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "officers": Officer,
     "pools": Pool,
     "numbers": TrackingNumber,
+    "webhooks": WebhookEndpoint,
 }
 
 
@@ -278,6 +325,8 @@ def _cross_check(deployment: Deployment, source: Source) -> list[Problem]:
                     problems.append(problem)
     problems += _check_officers(deployment, source)
     problems += _check_pools(deployment, source)
+    problems += _check_webhooks(deployment, source)
+    problems += _check_web_pools(deployment, source)
     campaigns = [c.id for c in deployment.campaigns]
     publishers = [p.id for p in deployment.publishers]
     for index, number in enumerate(deployment.numbers):
@@ -337,6 +386,49 @@ def _check_pools(deployment: Deployment, source: Source) -> list[Problem]:
     return problems
 
 
+def _check_web_pools(deployment: Deployment, source: Source) -> list[Problem]:
+    """Pool numbers belong to a campaign with a web pool; its default number is one of its own
+    numbers outside the pool (a call to it must reach the campaign)."""
+    problems: list[Problem] = []
+    campaigns = {c.id: c for c in deployment.campaigns}
+    for index, number in enumerate(deployment.numbers):
+        campaign = campaigns.get(number.campaign)
+        if number.web_pool and campaign is not None and campaign.web_pool is None:
+            message = (
+                f"numbers[{index}]: web_pool number, but campaign '{number.campaign}' has no "
+                "web_pool settings"
+            )
+            problems.append(source.problem(("numbers", index, "web_pool"), message))
+    for index, campaign in enumerate(deployment.campaigns):
+        if campaign.web_pool is None:
+            continue
+        default = campaign.web_pool.default_number
+        own = [n for n in deployment.numbers if n.number == default]
+        where: Location = ("campaigns", index, "web_pool", "default_number")
+        if not own or own[0].campaign != campaign.id or own[0].web_pool:
+            message = (
+                f"campaigns[{index}]: web_pool default_number {default} must be a number of "
+                f"campaign '{campaign.id}' outside its web pool"
+            )
+            problems.append(source.problem(where, message))
+    return problems
+
+
+def _check_webhooks(deployment: Deployment, source: Source) -> list[Problem]:
+    """Endpoint ids are unique and each names an officer or campaign of this deployment."""
+    problems = _duplicates(source, "webhooks", [w.id for w in deployment.webhooks], "id")
+    officers = [o.id for o in deployment.officers]
+    campaigns = [c.id for c in deployment.campaigns]
+    for index, hook in enumerate(deployment.webhooks):
+        if hook.officer is not None and hook.officer not in officers:
+            location: Location = ("webhooks", index, "officer")
+            problems.append(_unknown(source, location, "officer", hook.officer, officers))
+        if hook.campaign is not None and hook.campaign not in campaigns:
+            location = ("webhooks", index, "campaign")
+            problems.append(_unknown(source, location, "campaign", hook.campaign, campaigns))
+    return problems
+
+
 def _duplicates(source: Source, section: str, keys: Sequence[str], field: str) -> list[Problem]:
     seen: dict[str, int] = {}
     problems = []
@@ -381,6 +473,8 @@ def _model_at(location: Location) -> type[BaseModel] | None:
         return _SECTION_MODELS.get(location[0])
     if len(location) == 3 and location[0] == "campaigns" and location[2] == "scoring":
         return QualificationRules
+    if len(location) == 3 and location[0] == "campaigns" and location[2] == "web_pool":
+        return WebPool
     if len(location) == 3 and location[0] == "officers" and location[2] == "caps":
         return Caps
     return None

@@ -5,6 +5,7 @@ or rejects it. Accepting credits the line's net revenue back to the officer and,
 publisher keeps its payout (``keep_payout``), takes the payout back too, so the line nets to
 zero. An operator's own correction is accepted at once. Lines and adjustments are never
 changed or deleted afterwards: the P&L sums the accepted adjustments beside the lines.
+Opening and resolving a dispute add a ``disputed`` webhook event in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr.fields import cents, dollars
+from ivr.hooks.outbox import Outbox
 from ivr.records import tables as t
 
 
@@ -59,6 +61,7 @@ def dispute(
     )
     session.add(adjustment)
     session.flush()
+    Outbox(session, now).disputed(adjustment)
     return adjustment
 
 
@@ -99,6 +102,7 @@ def resolve(
     adjustment.resolved_by, adjustment.resolved_at = resolved_by, now
     adjustment.resolution = note.strip() if note and note.strip() else None
     session.flush()
+    Outbox(session, now).disputed(adjustment)
     return adjustment
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 from ivr.deployment import Setup
 from ivr.engine.state import CallState
 from ivr.fields import cents, dollars
+from ivr.hooks.outbox import Outbox
 from ivr.jobs.job import PermanentJobError
 from ivr.records import tables as t
 from ivr.records.billing import CallFacts, DuplicateWindows, PriorCall, decide
@@ -88,6 +89,9 @@ class Ingest:
         self._calls: dict[str, t.Call] = {}
         """The batch's calls by sid: a call's entries come together, one query finds it."""
         self._lines: list[dict[str, Any]] = []
+        self.hooks = Outbox(session, now)
+        """Webhook events, written in this batch's transaction (:mod:`ivr.hooks.outbox`)."""
+        self._decided: list[tuple[t.Call, t.BillingLine, bool | None]] = []
 
     def claim(self, call_sids: Iterable[str]) -> None:
         """Lock the recorded calls among ``call_sids``, in one order, before changing any.
@@ -136,6 +140,7 @@ class Ingest:
         self._attempts(call, state)
         self._score(call, state)
         self._consent(call, state)
+        self._attribution(call, state)
         self._history(state)
         self._carrier(call)
 
@@ -186,6 +191,21 @@ class Ingest:
         row.caller_state, row.all_party = consent.caller_state, consent.all_party
         row.disclosure, row.asked, row.given = consent.disclosure, consent.asked, consent.given
         row.heard, row.at = consent.heard, utc(consent.at)
+        self.session.add(row)
+
+    def _attribution(self, call: t.Call, state: CallState) -> None:
+        """The web visit the called number was leased to (dynamic number insertion), if any."""
+        visit = state.caller.attribution
+        if visit is None:
+            return
+        row = self.session.scalar(
+            select(t.Attribution).where(t.Attribution.call_id == call.id)
+        ) or t.Attribution(call_id=call.id)
+        row.visit_id, row.source, row.medium = visit.visit_id, visit.source, visit.medium
+        row.campaign, row.keyword, row.content = visit.campaign, visit.keyword, visit.content
+        row.landing_page, row.referrer = visit.landing_page, visit.referrer
+        row.click_id, row.click_id_kind = visit.click_id, visit.click_id_kind
+        row.leased_at = utc(visit.leased_at)
         self.session.add(row)
 
     def _history(self, state: CallState) -> None:
@@ -309,11 +329,25 @@ class Ingest:
             for call in calls:
                 self._bill_call(call, reach)
                 self.session.flush()
+        self._events()
+
+    def _events(self) -> None:
+        """The webhook events of what this batch recorded (none when no endpoint is set)."""
+        decided, self._decided = self._decided, []
+        if not self.hooks.endpoints():
+            return
+        for call_sid in sorted(self.touched):
+            call = self._call(call_sid)
+            if call is not None:
+                self.hooks.call_recorded(call)
+        for call, line, before in decided:
+            self.hooks.billing_decided(call, line, before)
 
     def _bill_call(self, call: t.Call, reach: timedelta) -> None:
         line = self.session.scalar(select(t.BillingLine).where(t.BillingLine.call_id == call.id))
         if line is not None and line.adjustments:
             return  # disputed or corrected: its decision is settled, and the money moved with it
+        before = None if line is None else line.billable
         line = line or t.BillingLine(call_id=call.id)
         bridged = next((a for a in reversed(call.attempts) if a.outcome == "bridged"), None)
         answers = {answer.slot: answer.value for answer in call.answers}
@@ -348,6 +382,7 @@ class Ingest:
         line.revenue_cents, line.payout_cents = cents(verdict.revenue), cents(verdict.payout)
         line.consent_id, line.decided_at = consent, self.now
         self.session.add(line)
+        self._decided.append((call, line, before))
 
     def _earlier(self, call: t.Call, reach: timedelta) -> list[PriorCall]:
         rows = self.session.execute(

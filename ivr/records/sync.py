@@ -1,7 +1,8 @@
 """``warmline sync``: the deployment file into the records, idempotently.
 
-Publishers, campaigns, tracking numbers and officers are upserted by their ids; any no longer
-in the file are marked inactive, never deleted, since calls and billing lines point at them.
+Publishers, campaigns, tracking numbers, officers and webhook endpoints are upserted by their
+ids; any no longer in the file are marked inactive, never deleted, since calls and billing
+lines point at them.
 Running it twice changes nothing the second time (the counts say so).
 """
 
@@ -93,6 +94,23 @@ def sync_deployment(session: Session, setup: Setup, now: datetime) -> dict[str, 
                     "duplicate_window_h": o.duplicate_window_h,
                 }
                 for o in d.officers
+            },
+            now,
+        ),
+        "webhooks": _upsert(
+            session,
+            t.WebhookEndpoint,
+            "id",
+            {
+                w.id: {
+                    "url": w.url,
+                    "officer_id": w.officer,
+                    "campaign_id": w.campaign,
+                    "events": list(w.events),
+                    "secret_env": w.secret_env,
+                    "timeout_s": w.timeout_s,
+                }
+                for w in d.webhooks
             },
             now,
         ),

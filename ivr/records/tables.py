@@ -381,3 +381,98 @@ class Review(Base):
     billable: Mapped[bool | None] = mapped_column(Boolean)
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+
+
+# -- attribution and API access --------------------------------------------------------------
+
+
+class Attribution(Base):
+    """Where a call came from: the web visit that had its tracking number on lease when it rang
+    (dynamic number insertion). A call to a number with no live lease has none: it is
+    attributed to its campaign alone."""
+
+    __tablename__ = "attributions"
+    __table_args__ = (Index("ix_attributions_source", "source", "medium"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
+    visit_id: Mapped[str] = mapped_column(ID)
+    source: Mapped[str | None] = mapped_column(String(200))
+    medium: Mapped[str | None] = mapped_column(String(200))
+    campaign: Mapped[str | None] = mapped_column(String(200))
+    """The ad campaign (``utm_campaign``), not the Warmline campaign the number belongs to."""
+    keyword: Mapped[str | None] = mapped_column(String(200))
+    content: Mapped[str | None] = mapped_column(String(200))
+    landing_page: Mapped[str | None] = mapped_column(Text)
+    referrer: Mapped[str | None] = mapped_column(Text)
+    click_id: Mapped[str | None] = mapped_column(String(200))
+    click_id_kind: Mapped[str | None] = mapped_column(String(16))
+    """``gclid``, ``msclkid``, ``fbclid``…: which ad network's click id ``click_id`` is."""
+    leased_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A user's token for the REST API: only its hash is kept; it acts with its user's role."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    """The token's first characters, shown in lists so a person can tell tokens apart."""
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+# -- outbound webhooks ---------------------------------------------------------------------------
+
+
+class WebhookEndpoint(Synced):
+    """An officer's or a campaign's webhook endpoint, synced from ``webhooks:`` in the
+    deployment file. Only the name of the environment variable holding its secret is kept."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    officer_id: Mapped[str | None] = mapped_column(ID)
+    campaign_id: Mapped[str | None] = mapped_column(ID)
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    secret_env: Mapped[str] = mapped_column(String(128))
+    timeout_s: Mapped[float] = mapped_column(Float, default=10.0)
+
+
+class WebhookEvent(Base):
+    """The outbox: one event for one endpoint, written in the transaction that recorded its
+    fact, then relayed to the delivery queue; its delivery's progress is kept here too."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        Index("ix_webhook_events_unrelayed", "relayed_at", "id"),
+        Index("ix_webhook_events_endpoint", "endpoint_id", "created_at"),
+        Index("ix_webhook_events_officer", "officer_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), unique=True)
+    """Sent as ``X-Warmline-Delivery`` and the body's ``id``: receivers dedupe on it."""
+    dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
+    """Endpoint, event and fact: a journal entry applied twice makes no second event."""
+    endpoint_id: Mapped[str] = mapped_column(ID)
+    officer_id: Mapped[str | None] = mapped_column(ID)
+    """The endpoint's officer (None for a campaign's endpoint): whose portal shows it."""
+    event: Mapped[str] = mapped_column(String(32))
+    call_sid: Mapped[str | None] = mapped_column(ID)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    relayed_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """``pending`` (not queued yet), ``queued``, ``retrying``, ``delivered`` or ``dead``."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    """The receiver's HTTP status on the last attempt (None: no answer)."""
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]

@@ -23,6 +23,8 @@ from ivr.compliance.blocklist import Blocklist
 from ivr.compliance.repeats import RepeatCallers
 from ivr.config import Settings
 from ivr.deployment import Setup
+from ivr.dni.endpoint import DniEndpoint
+from ivr.dni.pool import NumberPool
 from ivr.jobs.runner import default_consumer_name
 from ivr.metrics import ServerMetrics
 from ivr.qualifier import Qualifier, open_qualifier
@@ -111,6 +113,7 @@ def create_app(
     webhooks.repeats = repeats
     webhooks.blocklist = Blocklist.load(setup.blocklist_paths)
     webhooks.journal = RecordJournal(redis)
+    webhooks.numbers = NumberPool(redis)
     app[WEBHOOKS] = webhooks
     records = open_engine(settings.records_url)
     app[RECORDS] = records
@@ -118,7 +121,17 @@ def create_app(
     app[READINESS] = readiness
     app.on_shutdown.append(_drain)
     app.add_routes(webhooks.routes())
-    app.add_routes(records_routes(records, settings.api_token))
+    dni = DniEndpoint(
+        setup,
+        webhooks.numbers,
+        metrics,
+        clock,
+        trust_forwarded_for=settings.web_trust_forwarded_for,
+    )
+    app.add_routes(dni.routes())
+    app.add_routes(
+        records_routes(records, settings.api_token, recordings_dir=settings.recordings_dir)
+    )
     setup_web(app, settings, records, redis)
     app.router.add_get("/healthz", health)
     app.router.add_get("/readyz", readiness_handler(readiness, metrics))

@@ -24,6 +24,7 @@ from ivr.web.sessions import SessionStore
 from ivr.web.state import WEB, WebState
 from ivr.web.templates import load_templates
 from ivr.web.throttle import LoginLimits, LoginThrottle
+from ivr.web.token_pages import token_routes
 
 STATIC = Path(__file__).with_name("static")
 
@@ -54,4 +55,5 @@ def setup_web(
     app.add_routes(qa_routes())
     app.add_routes(portal_routes())
     app.add_routes(recording_routes())
+    app.add_routes(token_routes())
     app.router.add_static("/static/", STATIC, name="static")

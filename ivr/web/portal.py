@@ -36,6 +36,7 @@ from ivr.records import tables as t
 from ivr.records.disputes import DisputeError, dispute
 from ivr.web.auth import SignedIn, signed_in
 from ivr.web.operator import operator_routes
+from ivr.web.portal_hooks import webhook_routes
 from ivr.web.queries import CallFilters, OfficerPage, officer_transfers
 from ivr.web.recordings import visible_calls
 from ivr.web.state import WEB
@@ -185,4 +186,5 @@ def portal_routes() -> list[web.RouteDef]:
         web.get("/portal", portal),
         web.post("/portal/lines/{line_id}/dispute", dispute_line),
         *operator_routes(),
+        *webhook_routes(),
     ]

@@ -22,9 +22,14 @@ from ivr.web.state import WEB
 
 _REVIEW: Final = (("/qa/calls", "Calls"), ("/qa/queue", "Review queue"))
 NAVIGATION: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {
-    "officer": (("/portal", "My transfers"),),
+    "officer": (("/portal", "My transfers"), ("/webhooks", "Webhooks")),
     "qa": _REVIEW,
-    "admin": (*_REVIEW, ("/dashboard", "Dashboard"), ("/disputes", "Disputes")),
+    "admin": (
+        *_REVIEW,
+        ("/dashboard", "Dashboard"),
+        ("/disputes", "Disputes"),
+        ("/webhooks", "Webhooks"),
+    ),
 }
 """The header's links (path, title) for each role: the pages that role may open. The pages
 themselves carry no navigation of their own."""

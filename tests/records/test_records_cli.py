@@ -113,6 +113,7 @@ def test_sync_twice_changes_nothing_the_second_time(records: Engine, records_url
         "campaigns": len(deployment.campaigns),
         "numbers": len(deployment.numbers),
         "officers": len(deployment.officers),
+        "webhooks": len(deployment.webhooks),
     }
     first = warmline(records_url, "sync", "--deployment", str(SAMPLE))
     assert first.exit_code == 0, first.stderr

@@ -43,12 +43,14 @@ def test_sync_twice_changes_nothing_the_second_time(records: Engine) -> None:
         "campaigns": SyncCounts(added=len(d.campaigns)),
         "numbers": SyncCounts(added=len(d.numbers)),
         "officers": SyncCounts(added=len(d.officers)),
+        "webhooks": SyncCounts(added=len(d.webhooks)),
     }
     assert second == {
         "publishers": SyncCounts(unchanged=len(d.publishers)),
         "campaigns": SyncCounts(unchanged=len(d.campaigns)),
         "numbers": SyncCounts(unchanged=len(d.numbers)),
         "officers": SyncCounts(unchanged=len(d.officers)),
+        "webhooks": SyncCounts(unchanged=len(d.webhooks)),
     }
     with Session(records) as session:
         ana = session.get(t.Officer, "ana-ruiz")

@@ -16,10 +16,11 @@ from scoring.intent.labels import LABELS
 from tests.support.web import Browser, Site, assert_no_inline_code
 
 REVIEW = [("/qa/calls", "Calls"), ("/qa/queue", "Review queue")]
+WEBHOOKS = ("/webhooks", "Webhooks")
 LINKS = {
-    "root": [*REVIEW, ("/dashboard", "Dashboard"), ("/disputes", "Disputes")],
+    "root": [*REVIEW, ("/dashboard", "Dashboard"), ("/disputes", "Disputes"), WEBHOOKS],
     "quinn": REVIEW,
-    "ana": [("/portal", "My transfers")],
+    "ana": [("/portal", "My transfers"), WEBHOOKS],
 }
 """The seeded users (admin, qa, officer) and the header links each must see, in order."""
 EVERY_PAGE = sorted({href for links in LINKS.values() for href, _ in links})
