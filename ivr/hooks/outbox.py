@@ -9,7 +9,9 @@ applied twice — by two recorders, or after a crash — makes no second event.
 
 When each event is made:
 
-- ``transferred`` — the first batch that records a bridged transfer attempt (one per attempt);
+- ``transferred`` — the officer took the call at the whisper (the batch that records their
+  key), or, if that came before the call itself was recorded, the first batch that records the
+  bridged attempt: once per attempt either way;
 - ``completed`` — the first batch that records the call as ended;
 - ``billable`` — the call's billing line is first decided billable, or a re-decision flips it
   (either way; ``data.billing.billable`` says which);
@@ -105,6 +107,13 @@ class Outbox:
                 facts.append(("transcript_ready", call.officer_id, transcript.recording_sid, shown))
         for event, officer_id, fact, extra in facts:
             self.add(event, call, officer_id, fact, extra)
+
+    def transfer_accepted(self, call: t.Call, officer_id: str, position: int) -> None:
+        """The officer of attempt ``position`` took the call: the same fact (and so the same
+        event) as that attempt later recorded as bridged."""
+        bridged = {"officer": officer_id, "position": position}
+        fact = f"{call.call_sid}:{position}"
+        self.add("transferred", call, officer_id, fact, {"transfer": bridged})
 
     def billing_decided(self, call: t.Call, line: t.BillingLine, before: bool | None) -> None:
         """A line decided (``before``: its previous verdict, None when it is new)."""

@@ -92,6 +92,8 @@ class Ingest:
         self.hooks = Outbox(session, now)
         """Webhook events, written in this batch's transaction (:mod:`ivr.hooks.outbox`)."""
         self._decided: list[tuple[t.Call, t.BillingLine, bool | None]] = []
+        self._accepted: list[tuple[str, str, int]] = []
+        """(call sid, officer, attempt position) of the transfers officers took in this batch."""
 
     def claim(self, call_sids: Iterable[str]) -> None:
         """Lock the recorded calls among ``call_sids``, in one order, before changing any.
@@ -229,7 +231,10 @@ class Ingest:
 
     def _callback(self, entry: JournalEntry) -> None:
         body = {str(k): str(v) for k, v in entry.body.items()}
-        event = body.get("CallStatus") or body.get("RecordingStatus") or "callback"
+        if entry.source == "officer-reply":
+            event = "accepted"  # the officer pressed the key: the legs bridge now
+        else:
+            event = body.get("CallStatus") or body.get("RecordingStatus") or "callback"
         sequence = _int(body.get("SequenceNumber"))
         row = {
             "dedupe_key": _dedupe_key(entry.source, body, sequence, entry.token),
@@ -244,6 +249,9 @@ class Ingest:
         }
         if not insert_new(self.session, t.CallEvent, [row]):
             return  # delivered before
+        attempt = _int(body.get("Attempt"))
+        if entry.source == "officer-reply" and attempt is not None:
+            self._accepted.append((entry.call_sid, body.get("Officer", ""), attempt))
         if entry.source == "recording-status" and event == "completed":
             self._recording(body)
         call = self._call(entry.call_sid)
@@ -334,8 +342,13 @@ class Ingest:
     def _events(self) -> None:
         """The webhook events of what this batch recorded (none when no endpoint is set)."""
         decided, self._decided = self._decided, []
+        accepted, self._accepted = self._accepted, []
         if not self.hooks.endpoints():
             return
+        for call_sid, officer, position in accepted:
+            call = self._call(call_sid)
+            if call is not None:  # else the bridged attempt, recorded later, makes the event
+                self.hooks.transfer_accepted(call, officer, position)
         for call_sid in sorted(self.touched):
             call = self._call(call_sid)
             if call is not None:

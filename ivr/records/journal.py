@@ -27,7 +27,8 @@ RECORDS_GROUP: Final = "recorders"
 IDEMPOTENCY_HEADER: Final = "I-Twilio-Idempotency-Token"
 
 EntryKind = Literal["state", "callback", "transcript"]
-CallbackSource = Literal["status", "officer-status", "recording-status"]
+CallbackSource = Literal["status", "officer-status", "officer-reply", "recording-status"]
+"""Where a callback came from; ``officer-reply``: the officer took the call at the whisper."""
 
 
 class RecordJournal:

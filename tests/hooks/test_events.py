@@ -233,7 +233,10 @@ def test_each_event_appears_with_the_entry_that_records_its_fact(
     first_sid = played[0].call_sid
     prepared = writer(records, setup)
     seen: dict[str, int] = {}
+    accepted_at = None
     for position, entry in enumerate(e for e in played if e.call_sid == first_sid):
+        if entry.source == "officer-reply":
+            accepted_at = position
         prepared.apply([entry])
         for event in kinds(events(records), "amy-crm", first_sid):
             seen.setdefault(event, position)
@@ -245,7 +248,13 @@ def test_each_event_appears_with_the_entry_that_records_its_fact(
         ended = entry.body.get("status") == "ended"
         assert ("completed" in seen) == ended or seen.get("completed", position) < position
     assert set(seen) == {"transferred", "completed", "billable", "score_ready"}
-    # Scored before the transfer, but Amy's endpoint hears of it when the call reaches her.
-    # The carrier reports a bridge when its leg ends (the <Dial> action), so a transfer is
-    # recorded no later than the call's end, often with it.
-    assert seen["score_ready"] == seen["transferred"] <= seen["completed"] <= seen["billable"]
+    # The transfer is an event the moment Amy presses the key, not when the carrier reports
+    # the bridge (when her leg ends). The call was scored before, but Amy's endpoint hears of
+    # the score when the call is recorded as hers: the bridge.
+    assert accepted_at is not None
+    assert seen["transferred"] == accepted_at < seen["score_ready"]
+    assert seen["score_ready"] <= seen["completed"] <= seen["billable"]
+    transferred = [e for e in events(records) if e.event == "transferred"]
+    assert [(e.endpoint_id, e.payload["data"]["transfer"]) for e in transferred] == [
+        ("amy-crm", {"officer": "amy-ng", "position": 0})
+    ]

@@ -80,7 +80,15 @@ def test_the_journal_holds_states_and_every_callback_twice(played: list[JournalE
     # ringing, answered, completed (an inbound call is never "initiated") for each of 4 calls,
     # each delivered twice
     assert len(status) == 4 * 3 * 2
-    assert {e.source for e in played if e.kind == "callback"} == {"status", "officer-status"}
+    sources = {e.source for e in played if e.kind == "callback"}
+    assert sources == {"status", "officer-status", "officer-reply"}
+    # an officer's key, once per transfer taken: both billable calls and the declined→next one
+    accepted = [e for e in played if e.source == "officer-reply"]
+    assert [(e.body["Digits"], e.body["Officer"]) for e in accepted] == [
+        ("1", "amy-ng"),
+        ("1", "amy-ng"),
+        ("1", "bo-reyes"),
+    ]
 
 
 def test_in_order_records_are_the_expected_ones(
@@ -169,7 +177,7 @@ def test_a_callback_for_an_unknown_call_is_kept_and_joins_it_later(
         assert session.scalar(select(func.count()).select_from(t.Call)) == 0
         kept = session.scalar(select(func.count()).select_from(t.CallEvent))
         assert kept == len(
-            {(e.source, e.body["CallSid"], e.body["SequenceNumber"]) for e in callbacks}
+            {(e.source, e.body["CallSid"], e.body.get("SequenceNumber")) for e in callbacks}
         )
     recorder.apply([e for e in played if e.kind == "state"])
     with Session(records) as session:

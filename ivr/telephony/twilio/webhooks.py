@@ -357,7 +357,28 @@ class TwilioWebhooks:
         found = await self._transferring(parent, _turn_number(request))
         accepted = found is not None and str(form.get("Digits", "")) == ACCEPT_KEY
         log.info("officer replied", extra=fields(call_sid=parent, accepted=accepted))
+        if found is not None and accepted:
+            await self._journal_acceptance(request, form, found[0])
         return _twiml(whisper_reply(accepted, FILLER_VOICE))
+
+    async def _journal_acceptance(self, request: web.Request, form: Form, state: CallState) -> None:
+        """Record that the officer took the call, as it happens: the carrier reports the bridge
+        only when the officer's leg ends, and a buyer's CRM wants the transfer now. Never holds
+        up the bridge: a journal that cannot be reached is logged and the call goes on."""
+        attempt = state.open_transfer
+        if self.journal is None or attempt is None:
+            return
+        params = {
+            **{str(k): str(v) for k, v in form.items()},
+            "Officer": attempt.officer,
+            "Attempt": str(len(state.transfers) - 1),
+        }
+        try:
+            await self.journal.callback(
+                "officer-reply", params, request.headers.get(IDEMPOTENCY_HEADER)
+            )
+        except RedisError:
+            log.exception("records journal unavailable", extra=fields(source="officer-reply"))
 
     async def officer_status(self, request: web.Request) -> web.Response:
         """The officer leg's progress: answered keeps its slot for the bridge, an end frees it."""
