@@ -25,7 +25,6 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from ivr.jobs.backoff import Backoff
 from ivr.jobs.job import KEY_FIELD, Job, PermanentJobError
 from ivr.jobs.queue import JobQueue, sibling_key
 from ivr.jobs.results import ResultStore
+from ivr.jobs.runner import stop_on_signals
 from ivr.jobs.worker import Worker, describe_error
 from ivr.logs import fields
 from ivr.records import tables as t
@@ -394,28 +394,25 @@ async def run_delivery(
 ) -> None:
     """Relay and deliver until SIGTERM/SIGINT (or ``stop``), then finish the POSTs in hand."""
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
-    for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
     redis = Redis.from_url(redis_url)
     try:
         queue = webhook_queue(redis, max_attempts=max_attempts, backoff=backoff)
         await queue.ensure_group()
-        async with aiohttp.ClientSession() as http:
-            deliverer = Deliverer(engine, redis, http, max_attempts=max_attempts, environ=environ)
-            worker = Worker(
-                queue,
-                {WEBHOOK_KIND: deliverer},
-                consumer,
-                concurrency=concurrency,
-                handler_timeout_s=60.0,
-                default_kind=WEBHOOK_KIND,
-                poll_ms=poll_ms,
-            )
-            relay = Relay(redis, engine, queue)
-            await asyncio.gather(worker.run(stop), relay.run(stop, relay_interval_s))
+        with stop_on_signals(stop, handle_signals):
+            async with aiohttp.ClientSession() as http:
+                deliverer = Deliverer(
+                    engine, redis, http, max_attempts=max_attempts, environ=environ
+                )
+                worker = Worker(
+                    queue,
+                    {WEBHOOK_KIND: deliverer},
+                    consumer,
+                    concurrency=concurrency,
+                    handler_timeout_s=60.0,
+                    default_kind=WEBHOOK_KIND,
+                    poll_ms=poll_ms,
+                )
+                relay = Relay(redis, engine, queue)
+                await asyncio.gather(worker.run(stop), relay.run(stop, relay_interval_s))
     finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
         await redis.aclose()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from redis.asyncio import Redis
 
@@ -52,34 +53,44 @@ async def run_worker(
     jobs are reclaimed by the other workers after ``visibility_timeout_s``.
     """
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
-    for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
     redis = Redis.from_url(redis_url)
     try:
-        queue = JobQueue(
-            redis,
-            stream,
-            group,
-            max_attempts=max_attempts,
-            backoff=backoff,
-            visibility_timeout_s=visibility_timeout_s,
-        )
-        worker = Worker(
-            queue,
-            handlers,
-            consumer or default_consumer_name(),
-            concurrency=concurrency,
-            handler_timeout_s=handler_timeout_s,
-            default_kind=default_kind,
-            poll_ms=poll_ms,
-        )
-        await worker.run(stop)
+        with stop_on_signals(stop, handle_signals):
+            queue = JobQueue(
+                redis,
+                stream,
+                group,
+                max_attempts=max_attempts,
+                backoff=backoff,
+                visibility_timeout_s=visibility_timeout_s,
+            )
+            worker = Worker(
+                queue,
+                handlers,
+                consumer or default_consumer_name(),
+                concurrency=concurrency,
+                handler_timeout_s=handler_timeout_s,
+                default_kind=default_kind,
+                poll_ms=poll_ms,
+            )
+            await worker.run(stop)
+    finally:
+        await redis.aclose()
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event, enabled: bool = True) -> Iterator[None]:
+    """While inside, SIGTERM and SIGINT set ``stop`` (a worker then finishes what it holds);
+    ``enabled`` False leaves signals alone (tests, or a caller that handles them itself)."""
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT) if enabled else ()
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        yield
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
-        await redis.aclose()
 
 
 async def job_stats(
