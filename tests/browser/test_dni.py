@@ -133,6 +133,19 @@ async def test_the_page_shows_the_visits_number_and_its_call_is_attributed(
     assert await page.locator("#fax").inner_text() == "Fax: (800) 555-0199"
     formats = "[...document.querySelectorAll('#formats li')].map((li) => li.textContent)"
     assert await page.evaluate(formats) == FORMATS_SWAPPED
+    # content the page renders later (a widget, a lazy footer) gets the visit's number too
+    await page.evaluate(
+        """() => {
+          const later = document.createElement('p');
+          later.id = 'later';
+          later.innerHTML = 'Questions? 800-555-0100 <a href="tel:18005550100">call</a>';
+          document.body.appendChild(later);
+        }"""
+    )
+    await page.wait_for_function(
+        "document.getElementById('later').textContent.includes('800-555-0150')", timeout=15_000
+    )
+    assert await page.locator("#later a").get_attribute("href") == f"tel:{POOL[0]}"
 
     await page.reload()
     await swapped(page)

@@ -1,6 +1,6 @@
 /* Warmline dynamic number insertion: shows this visit's tracking number in place of the number
  * printed on the page (text in any common US format, and tel: links), the same number for the
- * whole visit. Paste into the page (the number as it is printed there):
+ * whole visit, also in what the page adds later. Paste into the page (the number as it is printed there):
  *
  *   <script async src="https://WARMLINE/dni/dni.js"
  *           data-campaign="CAMPAIGN-ID" data-number="+18005550100"></script>
@@ -102,11 +102,40 @@
     }
   }
 
+  var observer = null;
+  var rescan = null;
+  var WATCHED = { childList: true, subtree: true, characterData: true };
+
+  function quietly(change) {
+    if (observer) observer.disconnect();
+    try {
+      change();
+    } finally {
+      if (observer) observer.observe(document.body, WATCHED);
+    }
+  }
+
+  function watch() {
+    // Pages that render later (a chat widget, a single-page app, a lazy footer) print the
+    // number again after the first swap: swap what they add too, at most every 100 ms.
+    if (observer || !window.MutationObserver) return;
+    observer = new MutationObserver(function () {
+      if (rescan) return;
+      rescan = setTimeout(function () {
+        rescan = null;
+        if (shown !== printed) quietly(function () { swap(printed, shown); });
+      }, 100);
+    });
+    observer.observe(document.body, WATCHED);
+  }
+
   function apply() {
     waiting = false;
     if (!wanted || wanted === shown || !document.body) return;
-    swap(shown, wanted);
+    var from = shown;
+    quietly(function () { swap(from, wanted); });
     shown = wanted;
+    watch();
   }
 
   function show(number) {
