@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     port: int = 8080
     call_ttl_s: int = 6 * 3600
     shutdown_grace_s: float = 10.0
+    drain_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=300,
+        description="On SIGTERM, keep serving this long with /readyz answering 503 before "
+        "closing the listener, so load balancers with active health checks stop sending first.",
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
         description="Bearer token required by GET /metrics (servers and workers); unset: "

@@ -26,6 +26,7 @@ from ivr.deployment import Setup
 from ivr.dni.endpoint import DniEndpoint
 from ivr.dni.pool import NumberPool
 from ivr.jobs.runner import default_consumer_name
+from ivr.logs import fields
 from ivr.metrics import ServerMetrics
 from ivr.qualifier import Qualifier, open_qualifier
 from ivr.records.api import records_routes
@@ -151,6 +152,8 @@ def create_app(
         app.on_cleanup.append(_dispose_records)
     app.cleanup_ctx.append(_ping_lifecycle)
     app.cleanup_ctx.append(_blocklist_lifecycle)
+    if settings.drain_s > 0:
+        app.cleanup_ctx.append(_drain_on_sigterm)
     app.cleanup_ctx.append(_intent_lifecycle)
     if settings.whisper_model:
         app.cleanup_ctx.append(_voice_lifecycle)
@@ -268,6 +271,30 @@ async def _redis_lifecycle(app: web.Application) -> AsyncIterator[None]:
     await app[REDIS].ping()
     yield
     await app[REDIS].aclose()
+
+
+async def _drain_on_sigterm(app: web.Application) -> AsyncIterator[None]:
+    """With ``WARMLINE_DRAIN_S``: SIGTERM first turns readiness to 503 while the server keeps
+    serving, and only after the drain stops it as usual (listener closed, in-flight webhooks
+    finished). Load balancers that poll ``/readyz`` take the server out before it refuses a
+    connection. A second SIGTERM stops at once. Installed after aiohttp's own handler, which it
+    replaces; aiohttp removes it again on cleanup."""
+    loop = asyncio.get_running_loop()
+    readiness, drain_s = app[READINESS], app[SETTINGS].drain_s
+
+    def stop() -> None:
+        raise web.GracefulExit()
+
+    def begin() -> None:
+        if readiness.draining:
+            stop()  # told twice: no more waiting
+        readiness.draining = True
+        log.info("draining: readiness 503, still serving", extra=fields(drain_s=drain_s))
+        loop.call_later(drain_s, stop)
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
+        loop.add_signal_handler(signal.SIGTERM, begin)
+    yield
 
 
 async def _drain(app: web.Application) -> None:

@@ -12,7 +12,7 @@ import asyncio
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -64,8 +64,8 @@ async def bidder() -> AsyncIterator[tuple[HeldBidder, str]]:
 def refuses(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
-        return True
+    except (ConnectionRefusedError, ConnectionResetError):
+        return True  # reset: taken into the backlog as the listener closed, then dropped
     return False
 
 
@@ -135,3 +135,43 @@ async def test_sigterm_finishes_the_webhook_in_flight_and_the_call_goes_on(
         )
     finally:
         await stop_servers([a, b])
+
+
+async def test_with_a_drain_sigterm_first_turns_readiness_off_and_keeps_serving(
+    redis_url: str, redis: object, workdir: Path, scenario_deployment_path: Path
+) -> None:
+    """WARMLINE_DRAIN_S: a load balancer polling /readyz takes the server out before it stops
+    listening; calls that still arrive meanwhile are served."""
+    env = {"WARMLINE_DRAIN_S": "30", "WARMLINE_SHUTDOWN_GRACE_S": str(GRACE_S)}
+    [server] = await start_servers(1, redis_url, workdir, scenario_deployment_path, env, None)
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def ready() -> int:
+                async with session.get(f"{server.url}/readyz") as response:
+                    return response.status
+
+            assert await ready() == 200
+            server.process.send_signal(signal.SIGTERM)
+            await wait_for(
+                lambda: _is(ready, 503), timeout_s=10, what="readiness to answer 503 at SIGTERM"
+            )
+            config = number_config(server.url, AUTH_TOKEN, account_sid=ACCOUNT_SID, seed=808)
+            async with Carrier(config) as carrier:
+                record = await carrier.place_call(
+                    ScriptedCaller(QUALIFIED), from_number="+15125550181", to_number="+18005550100"
+                )
+            assert all(r.status == 200 for r in record.requests)
+            assert record.transfer is not None and record.transfer.bridged
+            assert server.process.poll() is None  # still draining
+            server.process.send_signal(signal.SIGTERM)  # told twice: stops now
+            code = await asyncio.to_thread(server.process.wait, GRACE_S + 5)
+        assert code == 0, server.log()[-3000:]
+        assert await asyncio.to_thread(refuses, server.port)
+        assert "draining: readiness 503, still serving" in server.log()
+    finally:
+        await stop_servers([server])
+
+
+async def _is(probe: Callable[[], Awaitable[int]], status: int) -> bool:
+    return await probe() == status
