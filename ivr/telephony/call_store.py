@@ -87,6 +87,13 @@ class CallStore:
             return None
         return StoredCall(_text(version), CallState.model_validate_json(state), _text(twiml or b""))
 
+    async def first_answer(self, call_sid: str) -> bool:
+        """For a call answered at its first webhook without any state (an unknown number, a
+        blocked caller): whether this is the first time, or a retry of that webhook. Only the
+        sid is kept, for as long as a call's state would be."""
+        first = await self._redis.set(f"{self._prefix}door:{call_sid}", 1, nx=True, ex=self._ttl_s)
+        return bool(first)
+
     async def create(self, state: CallState, twiml: str) -> bool:
         """Store a new call; False if the call already exists (a retried first webhook)."""
         created = await self._create(

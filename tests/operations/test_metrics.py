@@ -101,10 +101,20 @@ async def test_a_call_to_an_unknown_number_has_its_own_outcome(
     _, before = await scrape(server.url)
     config = number_config(server.url, AUTH_TOKEN, account_sid=ACCOUNT_SID)
     async with Carrier(config) as carrier:
-        await carrier.place_call(ScriptedCaller([]), from_number=CALLER, to_number="+18005550999")
+        record = await carrier.place_call(
+            ScriptedCaller([]), from_number=CALLER, to_number="+18005550999"
+        )
     _, after = await scrape(server.url)
     unknown = value(after, "warmline_calls_total", outcome="unknown_number")
     assert unknown - value(before, "warmline_calls_total", outcome="unknown_number") == 1
+    # Twilio retries a first webhook it got no answer to: the same call, not counted again
+    voice = next(r for r in record.requests if r.kind == "voice")
+    async with aiohttp.ClientSession() as session:
+        headers = {"X-Twilio-Signature": voice.signature}
+        async with session.post(voice.url, data=voice.params, headers=headers) as again:
+            assert again.status == 200 and "not in service" in await again.text()
+    _, retried = await scrape(server.url)
+    assert value(retried, "warmline_calls_total", outcome="unknown_number") == unknown
 
 
 async def test_metrics_need_the_bearer_token_when_one_is_set(server: ServerProcess) -> None:

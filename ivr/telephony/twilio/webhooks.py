@@ -147,14 +147,14 @@ class TwilioWebhooks:
         number = self.setup.number(called)
         if number is None:
             log.info("call to unknown number", extra=fields(call_sid=call_sid, called=called))
-            self._ended("unknown_number")
+            await self._turned_away(call_sid, "unknown_number")
             return _twiml(message(UNKNOWN_NUMBER))
         campaign = self.setup.campaign(number.campaign)
         flow = self.setup.flows[campaign.flow]
         caller = str(form.get("From", ""))
         if caller in self.blocklist:
             log.info("call refused: blocklist", extra=fields(call_sid=call_sid, caller=caller))
-            self._ended("refused")
+            await self._turned_away(call_sid, "refused")
             return _twiml(message(REFUSED))
         caller_state = str(form.get("FromState", "")) or None
         try:
@@ -507,6 +507,16 @@ class TwilioWebhooks:
         if after.status == "ended" and before.status != "ended":
             log.info("call ended", extra=fields(call_sid=after.call_sid, outcome=after.outcome))
             self._ended(after.outcome)
+
+    async def _turned_away(self, call_sid: str, outcome: str) -> None:
+        """Count a call answered at its door once, however often Twilio retries that webhook;
+        with Redis unreachable it is counted (twice, at worst, rather than never)."""
+        try:
+            first = await self.store.first_answer(call_sid)
+        except RedisError:
+            first = True
+        if first:
+            self._ended(outcome)
 
     def _ended(self, outcome: str | None) -> None:
         """Count a call's end once: callers only pass a stored transition (compare-and-set won)
