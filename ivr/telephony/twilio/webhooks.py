@@ -368,11 +368,7 @@ class TwilioWebhooks:
         attempt = state.open_transfer
         if self.journal is None or attempt is None:
             return
-        params = {
-            **{str(k): str(v) for k, v in form.items()},
-            "Officer": attempt.officer,
-            "Attempt": str(len(state.transfers) - 1),
-        }
+        params = {**form, "Officer": attempt.officer, "Attempt": len(state.transfers) - 1}
         try:
             await self.journal.callback(
                 "officer-reply", params, request.headers.get(IDEMPOTENCY_HEADER)
